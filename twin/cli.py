@@ -1,0 +1,151 @@
+"""The ``twin`` command line: database, loading, serving.
+
+Every :class:`~twin.TwinError` ends as one line on stderr and exit code 1; ``--json``
+output is a JSON document on stdout and nothing else.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from twin._errors import TwinError
+
+app = typer.Typer(
+    help="Maribor digital twin: PostGIS asset register, sensors, KPIs and 3D map.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="The twin's PostGIS database.", no_args_is_help=True)
+load_app = typer.Typer(help="Load real data from gis_data/.", no_args_is_help=True)
+serve_app = typer.Typer(help="Serve the app.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(load_app, name="load")
+app.add_typer(serve_app, name="serve")
+
+out = Console()
+err = Console(stderr=True)
+
+
+@db_app.command("up")
+def db_up() -> None:
+    """Create (first time) and start the database, and apply migrations."""
+    from twin import db  # noqa: PLC0415 - keep `twin --help` fast
+
+    with err.status("bringing the database up…"):
+        url = db.up()
+    err.print(f"[green]database ready[/green]: {db.engine_url_masked(url)}")
+
+
+@db_app.command("down")
+def db_down() -> None:
+    """Stop the project's own PostgreSQL cluster."""
+    from twin import db  # noqa: PLC0415
+
+    db.down()
+    err.print("database stopped")
+
+
+@db_app.command("status")
+def db_status(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show where the database is, whether it runs, and its versions."""
+    from twin import db  # noqa: PLC0415
+
+    st = db.status()
+    if as_json:
+        out.print_json(json.dumps(st.__dict__))
+        return
+    table = Table(show_header=False)
+    for key, value in st.__dict__.items():
+        table.add_row(key, str(value))
+    out.print(table)
+    if not st.running:
+        raise typer.Exit(3)
+
+
+@db_app.command("url")
+def db_url() -> None:
+    """Print the database URL (for psql, SQLAlchemy, QGIS, ogr2ogr)."""
+    from twin import db  # noqa: PLC0415
+
+    sys.stdout.write(db.database_url() + "\n")
+
+
+@db_app.command("backup")
+def db_backup(file: Annotated[Path, typer.Argument(help="Backup file to write.")]) -> None:
+    """Write the twin schema to FILE (pg_dump custom format)."""
+    from twin import db  # noqa: PLC0415
+
+    db.backup(file)
+    err.print(f"backup written to {file}")
+
+
+@db_app.command("restore")
+def db_restore(file: Annotated[Path, typer.Argument(help="Backup file to read.")]) -> None:
+    """Replace the twin schema by the backup in FILE (all or nothing)."""
+    from twin import db  # noqa: PLC0415
+
+    db.restore(file)
+    err.print(f"restored from {file}")
+
+
+@load_app.command("maribor")
+def load_maribor(
+    as_json: Annotated[bool, typer.Option("--json", help="Print the counts as JSON.")] = False,
+) -> None:
+    """Load the real Maribor base layers from gis_data/ (one transaction, idempotent)."""
+    from twin.load.maribor import load  # noqa: PLC0415
+
+    report = load(progress=None if as_json else err)
+    if as_json:
+        sys.stdout.write(json.dumps([r.__dict__ for r in report], ensure_ascii=False) + "\n")
+        return
+    table = Table(title="twin load maribor")
+    for col in ("table", "rows", "inserted", "updated", "deleted"):
+        table.add_column(col, justify="left" if col == "table" else "right")
+    for r in report:
+        table.add_row(r.table, str(r.rows), str(r.inserted), str(r.updated), str(r.deleted))
+    out.print(table)
+
+
+@serve_app.command("app")
+def serve_app_cmd(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8501,
+) -> None:
+    """Serve the Streamlit app on 127.0.0.1."""
+    app_py = Path(__file__).resolve().parent.parent / "app.py"
+    if not app_py.is_file():
+        raise TwinError(f"{app_py} not found: `twin serve app` runs from a source checkout")
+    cmd = [
+        sys.executable, "-m", "streamlit", "run", str(app_py),
+        "--server.address", "127.0.0.1", "--server.port", str(port),
+        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    err.print(f"serving the twin on http://127.0.0.1:{port}")
+    raise typer.Exit(subprocess.call(cmd, env=os.environ.copy()))
+
+
+def main() -> None:
+    """Run the CLI; a user mistake ends in one line on stderr, never a traceback."""
+    try:
+        app()
+    except TwinError as exc:
+        err.print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,49 @@
+"""Settings of twin, read from ``TWIN_*`` environment variables."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _project_root() -> Path:
+    """Return the source checkout holding this package, else the working directory."""
+    here = Path(__file__).resolve().parent.parent
+    if (here / "pyproject.toml").is_file() and (here / "gis_data").is_dir():
+        return here
+    return Path.cwd()
+
+
+class Settings(BaseSettings):
+    """Where the database lives and where the shipped data is.
+
+    Every field can be set by an environment variable with the prefix ``TWIN_``,
+    e.g. ``TWIN_DATABASE_URL=postgresql://user:pw@host:5432/db``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="TWIN_", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        description="An existing PostGIS to use instead of the project's own cluster.",
+    )
+    cluster_dir: Path = Field(
+        default_factory=lambda: _project_root() / ".twin",
+        description="Directory of the project's own PostgreSQL cluster.",
+    )
+    port: int = Field(default=54329, ge=1024, le=65535, description="Port of the own cluster.")
+    database: str = Field(default="twin", description="Database name in the own cluster.")
+    data_dir: Path = Field(
+        default_factory=lambda: _project_root() / "gis_data",
+        description="Directory with the shipped Maribor data.",
+    )
+    pg_version: int = Field(default=15, description="PostgreSQL major version of the own cluster.")
+
+
+@cache
+def get_settings() -> Settings:
+    """Return the process-wide settings (read once from the environment)."""
+    return Settings()

@@ -1,0 +1,23 @@
+"""The twin's database: its own cluster or an external PostGIS, migrations, backups."""
+
+from twin.db.engine import connect, database_url, engine
+from twin.db.manage import backup, down, migrate, restore, status, up
+
+__all__ = [
+    "backup",
+    "connect",
+    "database_url",
+    "down",
+    "engine",
+    "migrate",
+    "restore",
+    "status",
+    "up",
+]
+
+
+def engine_url_masked(url: str) -> str:
+    """Return ``url`` with its password masked."""
+    from twin.db.engine import describe_url  # noqa: PLC0415
+
+    return describe_url(url)

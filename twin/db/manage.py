@@ -1,0 +1,185 @@
+"""``twin db up | down | status | url | backup | restore`` as functions."""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import psycopg
+from alembic import command
+from alembic.config import Config
+from psycopg import sql
+
+from twin._errors import DatabaseError, DataFileError, SetupError
+from twin.config import Settings, get_settings
+from twin.db.cluster import LocalCluster
+from twin.db.engine import connect, database_url, describe_url, engine, postgis_version
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+@dataclass(frozen=True)
+class DatabaseStatus:
+    """What ``twin db status`` shows."""
+
+    url: str
+    own_cluster: bool
+    running: bool
+    postgresql: str | None = None
+    postgis: str | None = None
+    revision: str | None = None
+
+
+def _alembic_config() -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    return cfg
+
+
+def migrate(url: str | None = None) -> None:
+    """Apply every pending Alembic migration to the database at ``url``."""
+    cfg = _alembic_config()
+    with engine(url or database_url()).begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def _ensure_database(cluster: LocalCluster) -> None:
+    with connect(cluster.url("postgres"), autocommit=True) as conn:
+        exists = conn.execute(
+            "SELECT 1 FROM pg_database WHERE datname = %s", [cluster.settings.database]
+        ).fetchone()
+        if exists is None:
+            conn.execute(
+                sql.SQL("CREATE DATABASE {}").format(sql.Identifier(cluster.settings.database))
+            )
+
+
+def up(settings: Settings | None = None) -> str:
+    """Make the twin's database ready: cluster created and running, PostGIS, migrations.
+
+    Idempotent and quick when everything is already up.
+
+    Returns
+    -------
+    str
+        The database URL.
+    """
+    settings = settings or get_settings()
+    if not settings.database_url:
+        cluster = LocalCluster(settings)
+        cluster.ensure_installed()
+        cluster.init()
+        cluster.start()
+        _ensure_database(cluster)
+    url = database_url(settings)
+    with connect(url) as conn:
+        postgis_version(conn)
+    migrate(url)
+    return url
+
+
+def down(settings: Settings | None = None) -> None:
+    """Stop the own cluster (an external database is left alone)."""
+    settings = settings or get_settings()
+    if settings.database_url:
+        raise SetupError("TWIN_DATABASE_URL points at an external PostGIS; twin does not stop it")
+    LocalCluster(settings).stop()
+
+
+def status(settings: Settings | None = None) -> DatabaseStatus:
+    """Report where the database is, whether it runs, and its versions."""
+    settings = settings or get_settings()
+    own = not settings.database_url
+    if own:
+        cluster = LocalCluster(settings)
+        if not cluster.running():
+            where = f"{cluster.data_dir} (port {settings.port})"
+            return DatabaseStatus(url=where, own_cluster=True, running=False)
+    url = database_url(settings)
+    with connect(url) as conn:
+        pg = conn.execute("SHOW server_version").fetchone()
+        gis = conn.execute(
+            "SELECT extversion FROM pg_extension WHERE extname = 'postgis'"
+        ).fetchone()
+        rev = None
+        if conn.execute("SELECT to_regclass('twin.alembic_version')").fetchone() != (None,):
+            rev_row = conn.execute("SELECT version_num FROM twin.alembic_version").fetchone()
+            rev = rev_row[0] if rev_row else None
+    return DatabaseStatus(
+        url=describe_url(url),
+        own_cluster=own,
+        running=True,
+        postgresql=pg[0] if pg else None,
+        postgis=gis[0] if gis else None,
+        revision=rev,
+    )
+
+
+def _client_tool(name: str, settings: Settings) -> str:
+    return LocalCluster(settings).tool(name)
+
+
+def backup(path: Path, settings: Settings | None = None) -> None:
+    """Write the ``twin`` schema (data and migration state) to ``path`` with pg_dump.
+
+    Raises
+    ------
+    SetupError
+        When pg_dump fails.
+    """
+    settings = settings or get_settings()
+    url = database_url(settings)
+    done = subprocess.run(
+        [_client_tool("pg_dump", settings), "--format=custom", "--schema=twin",
+         f"--file={path}", f"--dbname={url}"],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise SetupError(f"pg_dump to {path} failed: {done.stderr.strip().splitlines()[-1:]}")
+
+
+def restore(path: Path, settings: Settings | None = None) -> None:
+    """Replace the ``twin`` schema by the backup in ``path``, in one transaction.
+
+    The database is brought up first, so restoring into an empty cluster works.
+    On any error nothing changes.
+
+    Raises
+    ------
+    DataFileError
+        When ``path`` is missing or not a twin backup.
+    """
+    settings = settings or get_settings()
+    if not path.is_file():
+        raise DataFileError(f"{path}: no such backup file")
+    listing = subprocess.run(
+        [_client_tool("pg_restore", settings), "--list", str(path)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if listing.returncode != 0 or " twin alembic_version " not in listing.stdout:
+        raise DataFileError(f"{path}: not a twin backup (make one with `twin db backup FILE`)")
+    url = up(settings)
+    done = subprocess.run(
+        [_client_tool("pg_restore", settings), "--clean", "--if-exists", "--single-transaction",
+         "--exit-on-error", "--no-owner", f"--dbname={url}", str(path)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        lines = done.stderr.strip().splitlines()
+        raise DatabaseError(
+            f"restore of {path} failed and was rolled back: {lines[-1] if lines else 'no output'}"
+        )
+    migrate(url)
+
+
+def server_versions(conn: psycopg.Connection) -> dict[str, str]:
+    """Return PostgreSQL, PostGIS, GEOS and PROJ versions of the connected server."""
+    row = conn.execute(
+        "SELECT current_setting('server_version'), postgis_lib_version(), "
+        "postgis_geos_version(), postgis_proj_version()"
+    ).fetchone()
+    if row is None:  # pragma: no cover - a SELECT without FROM always returns a row
+        raise DatabaseError("the server returned no version row")
+    return dict(zip(("PostgreSQL", "PostGIS", "GEOS", "PROJ"), map(str, row), strict=True))
