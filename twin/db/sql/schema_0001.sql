@@ -20,6 +20,14 @@ CREATE TABLE twin.datasets (
 );
 COMMENT ON TABLE twin.datasets IS 'Every loaded file: where it came from, its licence, its checksum and row count.';
 
+CREATE FUNCTION twin.touch_loaded_at() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.loaded_at := now();
+    RETURN NEW;
+END $$;
+CREATE TRIGGER datasets_touch BEFORE UPDATE ON twin.datasets
+    FOR EACH ROW EXECUTE FUNCTION twin.touch_loaded_at();
+
 CREATE TABLE twin.municipality (
     ob_id             integer PRIMARY KEY,
     ob_mid            bigint NOT NULL UNIQUE,

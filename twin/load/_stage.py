@@ -1,0 +1,116 @@
+"""Copy frames into temporary staging tables and merge them into ``twin`` tables."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+
+import pandas as pd
+import psycopg
+import shapely
+from psycopg import sql
+
+from twin.db._sql import sql_text
+from twin.load._read import STORAGE_CRS
+
+SCHEMA = "twin"
+
+
+@dataclass(frozen=True)
+class MergeReport:
+    """What a merge did to one table."""
+
+    table: str
+    rows: int
+    inserted: int
+    updated: int
+    deleted: int
+
+
+def stage_name(table: str) -> str:
+    """Return the temporary staging table's name for ``table``."""
+    return f"_stage_{table}"
+
+
+def _csv(frame: pd.DataFrame) -> str:
+    """Render ``frame`` as COPY CSV: geometries as EWKB hex, empty cells as NULL."""
+    out = frame.copy()
+    for column in out.columns:
+        values = out[column]
+        if len(values) and isinstance(values.dropna().iloc[0] if values.notna().any() else None,
+                                      shapely.Geometry):  # fmt: skip
+            geoms = shapely.set_srid(values.to_numpy(dtype=object), STORAGE_CRS)
+            out[column] = shapely.to_wkb(geoms, hex=True, include_srid=True)
+        elif values.dtype == object or pd.api.types.is_string_dtype(values):
+            out[column] = values.replace("", pd.NA)
+    return out.to_csv(header=False, index=False, na_rep="")
+
+
+def stage(conn: psycopg.Connection, table: str, frame: pd.DataFrame) -> None:
+    """Create a temporary copy of ``twin.<table>`` (no constraints) and COPY ``frame`` in."""
+    stage_id = sql.Identifier(stage_name(table))
+    conn.execute(
+        sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT * FROM {} WITH NO DATA").format(
+            stage_id, sql.Identifier(SCHEMA, table)
+        )
+    )
+    columns = sql.SQL(", ").join(map(sql.Identifier, frame.columns))
+    copy = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(stage_id, columns)
+    with conn.cursor().copy(copy) as cp:
+        cp.write(_csv(frame))
+
+
+def strip_json_nulls(conn: psycopg.Connection, table: str, columns: tuple[str, ...]) -> None:
+    """Drop null members from staged JSON documents (absent OSM tags, empty fields)."""
+    for column in columns:
+        col = sql.Identifier(column)
+        conn.execute(
+            sql.SQL("UPDATE {} SET {} = jsonb_strip_nulls({})").format(
+                sql.Identifier(stage_name(table)), col, col
+            )
+        )
+
+
+def merge(
+    conn: psycopg.Connection,
+    table: str,
+    key: str,
+    columns: list[str],
+    scope: sql.Composable = sql.SQL("TRUE"),
+) -> MergeReport:
+    """Merge the staged rows into ``twin.<table>``; unchanged rows are left untouched.
+
+    Parameters
+    ----------
+    conn
+        Connection inside the load's transaction.
+    table
+        Target table in schema ``twin``.
+    key
+        Primary-key column.
+    columns
+        Columns to write (the staged frame's columns).
+    scope
+        Condition on target rows ``t`` that a missing key may delete.
+
+    Returns
+    -------
+    MergeReport
+        Rows now staged, and how many were inserted, updated and deleted.
+    """
+    idents = [sql.Identifier(c) for c in columns]
+    query = sql.SQL(sql_text("merge")).format(
+        table=sql.Identifier(SCHEMA, table),
+        stage=sql.Identifier(stage_name(table)),
+        key=sql.Identifier(key),
+        columns=sql.SQL(", ").join(idents),
+        excluded=sql.SQL(", ").join(sql.SQL("EXCLUDED.{}").format(i) for i in idents),
+        target=sql.SQL(", ").join(sql.SQL("t.{}").format(i) for i in idents),
+        scope=scope,
+    )
+    row = conn.execute(query).fetchone()
+    staged = conn.execute(
+        sql.SQL("SELECT count(*) FROM {}").format(sql.Identifier(stage_name(table)))
+    ).fetchone()
+    inserted, updated, deleted = row if row else (0, 0, 0)
+    return MergeReport(table, staged[0] if staged else 0, inserted, updated, deleted)
