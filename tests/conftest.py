@@ -46,8 +46,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     """Stop the throwaway cluster and delete it."""
-    from twin.db.cluster import LocalCluster
     from twin.config import get_settings
+    from twin.db.cluster import LocalCluster
 
     root = config.stash.get(_ROOT, None)
     if root is None:
@@ -59,7 +59,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 _ROOT = pytest.StashKey[Path]()
 
 
-def pytest_report_header(config: pytest.Config) -> list[str]:
+def pytest_report_header(config: pytest.Config) -> list[str]:  # noqa: ARG001 - hook signature
     """Show the versions the suite runs against."""
     from twin import db
     from twin.db.manage import server_versions
@@ -101,3 +101,33 @@ def data_copy(tmp_path: Path) -> Path:
 def cli_env() -> dict[str, str]:
     """Environment for running the ``twin`` CLI against the test database."""
     return {**os.environ}
+
+
+TWIN_TABLES = (
+    "municipality", "districts", "statistical_units", "settlements", "streets", "roads",
+    "bus_routes", "bus_stops", "pois", "facilities", "monitoring_stations", "datasets",
+)  # fmt: skip
+
+
+def db_state(url: str) -> dict[str, list[tuple[str, str]]]:
+    """Return every twin row's identity and row version (xmin): equal states = nothing changed."""
+    from twin import db
+
+    with db.connect(url) as conn:
+        return {
+            table: conn.execute(
+                f"SELECT ctid::text, xmin::text FROM twin.{table} ORDER BY ctid"
+            ).fetchall()
+            for table in TWIN_TABLES
+        }
+
+
+def row_counts(url: str) -> dict[str, int]:
+    """Return the row count of every twin table."""
+    from twin import db
+
+    with db.connect(url) as conn:
+        return {
+            table: conn.execute(f"SELECT count(*) FROM twin.{table}").fetchone()[0]
+            for table in TWIN_TABLES
+        }

@@ -73,7 +73,8 @@ class LocalCluster:
         if not _running_as_root() or shutil.which("apt-get") is None:
             raise SetupError(
                 f"PostgreSQL {self.settings.pg_version} with PostGIS 3 is not installed; "
-                f"run `sudo apt-get install -y {package}` (or set TWIN_DATABASE_URL to an existing PostGIS)"
+                f"run `sudo apt-get install -y {package}` "
+                "(or set TWIN_DATABASE_URL to an existing PostGIS)"
             )
         env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
         for cmd in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", package]):
@@ -111,7 +112,8 @@ class LocalCluster:
         )
         if probe.returncode != 0:
             raise SetupError(
-                f"the '{SERVER_USER}' user cannot enter {self.root} (a parent directory is private); "
+                f"the '{SERVER_USER}' user cannot enter {self.root} "
+                "(a parent directory is private); "
                 "set TWIN_CLUSTER_DIR to a directory it can reach, e.g. /var/tmp/twin"
             )
 

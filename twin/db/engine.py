@@ -102,7 +102,8 @@ def connect(url: str | None = None, *, autocommit: bool = False) -> Iterator[psy
         reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
         raise DatabaseError(
             f"cannot connect to PostGIS at {describe_url(url)}: {reason}. "
-            "Check TWIN_DATABASE_URL, or unset it and run `twin db up` for the project's own cluster."
+            "Check TWIN_DATABASE_URL, or unset it and run `twin db up` "
+            "for the project's own cluster."
         ) from exc
     with conn:
         yield conn
@@ -123,10 +124,13 @@ def postgis_version(conn: psycopg.Connection) -> str:
         except psycopg.Error as exc:
             conn.rollback()
             raise DatabaseError(
-                f"the database has no PostGIS and it cannot be created ({exc.diag.message_primary}); "
+                "the database has no PostGIS and it cannot be created "
+                f"({exc.diag.message_primary}); "
                 "ask its administrator to run CREATE EXTENSION postgis"
             ) from exc
-        row = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'postgis'").fetchone()
+        row = conn.execute(
+            "SELECT extversion FROM pg_extension WHERE extname = 'postgis'"
+        ).fetchone()
     version = str(row[0]) if row else "0"
     if int(version.split(".", 1)[0]) < MIN_POSTGIS_MAJOR:
         raise DatabaseError(f"PostGIS {version} is too old: twin needs PostGIS 3 or newer")

@@ -37,7 +37,9 @@ def sha256(path: Path) -> str:
 def require_file(path: Path) -> Path:
     """Return ``path`` if it is a readable file, else raise naming it."""
     if not path.is_file():
-        raise DataFileError(f"{path}: file not found; restore it from the repository (git checkout)")
+        raise DataFileError(
+            f"{path}: file not found; restore it from the repository (git checkout)"
+        )
     return path
 
 
@@ -63,7 +65,10 @@ def _check_frame(bounds: np.ndarray, frame: tuple[float, ...]) -> np.ndarray:
     """Return a mask of rows whose bounds fall outside ``frame``."""
     xmin, ymin, xmax, ymax = frame
     return (
-        (bounds[:, 0] < xmin) | (bounds[:, 2] > xmax) | (bounds[:, 1] < ymin) | (bounds[:, 3] > ymax)
+        (bounds[:, 0] < xmin)
+        | (bounds[:, 2] > xmax)
+        | (bounds[:, 1] < ymin)
+        | (bounds[:, 3] > ymax)
     )
 
 
@@ -126,7 +131,9 @@ def read_features(path: Path, id_column: str, geom_types: set[str]) -> gpd.GeoDa
     lonlat = frame.to_crs(4326) if CRS(frame.crs) != CRS(4326) else frame
     outside = _check_frame(lonlat.geometry.bounds.to_numpy(), CITY_FRAME_LONLAT)
     if outside.any():
-        swapped = ~_check_frame(lonlat.geometry.bounds.to_numpy()[:, [1, 0, 3, 2]], CITY_FRAME_LONLAT)
+        swapped = ~_check_frame(
+            lonlat.geometry.bounds.to_numpy()[:, [1, 0, 3, 2]], CITY_FRAME_LONLAT
+        )
         hint = (
             "longitude and latitude look swapped"
             if swapped[outside].all()
@@ -184,7 +191,7 @@ def read_table(path: Path, columns: dict[str, str], id_column: str) -> pd.DataFr
             )
         if dtype == "Int64" and (numeric.dropna() % 1 != 0).any():
             raise DataFileError(f"{path}: column {column} must hold whole numbers")
-        frame[column] = numeric.astype(dtype)
+        frame[column] = numeric.astype(pd.api.types.pandas_dtype(dtype))
     check_unique(frame, id_column, path)
     return frame
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 
 import pandas as pd
@@ -14,6 +13,7 @@ from twin.db._sql import sql_text
 from twin.load._read import STORAGE_CRS
 
 SCHEMA = "twin"
+_EVERY_ROW = sql.SQL("TRUE")
 
 
 @dataclass(frozen=True)
@@ -76,7 +76,7 @@ def merge(
     table: str,
     key: str,
     columns: list[str],
-    scope: sql.Composable = sql.SQL("TRUE"),
+    scope: sql.Composable = _EVERY_ROW,
 ) -> MergeReport:
     """Merge the staged rows into ``twin.<table>``; unchanged rows are left untouched.
 

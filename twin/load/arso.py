@@ -26,14 +26,15 @@ def parse(path: Path) -> Element:
     """
     require_file(path)
     try:
-        root = DefusedET.parse(path).getroot()
+        root: Element | None = DefusedET.parse(path).getroot()
     except ParseError as exc:
         line, col = exc.position
         raise DataFileError(f"{path}: malformed XML at line {line}, column {col}") from exc
     except DefusedXmlException as exc:
         raise DataFileError(f"{path}: refused unsafe XML ({type(exc).__name__})") from exc
-    if root.tag != "arsopodatki":
-        raise DataFileError(f"{path}: root element is <{root.tag}>, expected <arsopodatki>")
+    if root is None or root.tag != "arsopodatki":
+        tag = "nothing" if root is None else f"<{root.tag}>"
+        raise DataFileError(f"{path}: root element is {tag}, expected <arsopodatki>")
     return root
 
 

@@ -38,8 +38,9 @@ class Dataset:
 
 
 DATASETS: tuple[Dataset, ...] = (
-    Dataset("municipality", "municipality_boundary_coarse.geojson", "Municipality boundary (coarse)",
-            "municipality", "GURS RPE via sledilnik/website@3b99220", "CC BY 2.5 (as stated in the file)",
+    Dataset("municipality", "municipality_boundary_coarse.geojson",
+            "Municipality boundary (coarse)", "municipality",
+            "GURS RPE via sledilnik/website@3b99220", "CC BY 2.5 (as stated in the file)",
             "Vir: GURS"),
     Dataset("local_units", "local_units.csv", "Local units: mestne četrti and krajevne skupnosti",
             "districts", "GURS RPE ODO_CM/ODO_CK via stefanb/gurs-rpe@a6bdeb1", GURS, GURS_ATTR),
@@ -110,7 +111,9 @@ def _provenance(frame: pd.DataFrame, name: str) -> pd.DataFrame:
 def _as_multi(geoms: gpd.GeoSeries) -> gpd.GeoSeries:
     """Promote single polygons/lines to their multi type (a no-op for multi geometries)."""
     parts, index = shapely.get_parts(geoms.values, return_index=True)
-    multi_type = "MultiPolygon" if geoms.geom_type.str.contains("Polygon").all() else "MultiLineString"
+    multi_type = (
+        "MultiPolygon" if geoms.geom_type.str.contains("Polygon").all() else "MultiLineString"
+    )
     make = shapely.multipolygons if multi_type == "MultiPolygon" else shapely.multilinestrings
     return gpd.GeoSeries(make(parts, indices=index), index=geoms.index, crs=geoms.crs)
 
@@ -122,7 +125,7 @@ def _json(frame: pd.DataFrame) -> pd.Series:
 
 
 def municipality(data_dir: Path) -> pd.DataFrame:
-    """The municipality boundary (coarse GURS polygon)."""
+    """Build the municipality boundary (coarse GURS polygon)."""
     path = _path(data_dir, "municipality")
     gdf = read_features(path, "ob_id", {"Polygon", "MultiPolygon"})
     frame = gdf[["ob_id", "ob_mid", "name", "full_name", "isoid", "official_area_km2", "quality"]]
@@ -130,15 +133,15 @@ def municipality(data_dir: Path) -> pd.DataFrame:
 
 
 def statistical_units(data_dir: Path) -> pd.DataFrame:
-    """The 724 statistical units as GURS representative points."""
+    """Build the statistical units as GURS representative points."""
     path = _path(data_dir, "statistical_units")
     ids = ["po_mid", "po_id", "na_mid", "local_unit_id", "ve_mid", "vo_mid", "vd_mid", "le_mid",
            "lv_mid", "pt_mid", "sl_mid"]  # fmt: skip
-    cols = {c: "Int64" for c in ids} | {
+    cols = dict.fromkeys(ids, "Int64") | {
         "settlement": "string", "valid_from": "string", "cen_e": "float64", "cen_n": "float64",
     }  # fmt: skip
     rows = read_table(path, cols, "po_mid")
-    frame = rows[ids + ["settlement"]].rename(columns={"local_unit_id": "district_id"})
+    frame = rows[[*ids, "settlement"]].rename(columns={"local_unit_id": "district_id"})
     frame = frame.assign(valid_from=_dates(rows["valid_from"], path), geom=points_d96(rows, path))
     return _provenance(frame, "statistical_units")
 
@@ -153,7 +156,7 @@ def _dates(values: pd.Series, path: Path) -> pd.Series:
 
 
 def districts(data_dir: Path) -> pd.DataFrame:
-    """The 17 local units: 11 MČ with GURS polygons, 6 KS whose polygons are derived in SQL."""
+    """Build the local units: MČ with GURS polygons, KS whose polygons are derived in SQL."""
     units_path = _path(data_dir, "local_units")
     units = read_table(
         units_path,
@@ -190,7 +193,7 @@ def districts(data_dir: Path) -> pd.DataFrame:
 
 
 def settlements(data_dir: Path) -> pd.DataFrame:
-    """The 32 settlements with Wikipedia population."""
+    """Build the settlements with their Wikipedia population."""
     path = _path(data_dir, "settlements")
     rows = read_table(
         path,
@@ -212,7 +215,7 @@ def settlements(data_dir: Path) -> pd.DataFrame:
 
 
 def streets(data_dir: Path) -> pd.DataFrame:
-    """The 902 street names."""
+    """Build the street names (no geometry)."""
     path = _path(data_dir, "streets")
     rows = read_table(
         path,
@@ -230,13 +233,13 @@ def _osm(data_dir: Path, name: str, geom_types: set[str], columns: list[str]) ->
 
 
 def roads(data_dir: Path) -> pd.DataFrame:
-    """The OSM ways used by the bus routes."""
+    """Build the OSM ways used by the bus routes."""
     cols = ["osm_id", "highway", "name", "ref", "maxspeed", "lanes", "surface", "lit", "oneway"]
     return _osm(data_dir, "roads", {"LineString"}, cols)
 
 
 def bus_routes(data_dir: Path) -> pd.DataFrame:
-    """Marprom bus route relations."""
+    """Build the Marprom bus route relations."""
     cols = ["osm_id", "ref", "name", "from", "to", "operator", "network", "n_stops", "n_ways",
             "stop_osm_ids"]  # fmt: skip
     frame = _osm(data_dir, "bus_routes", {"MultiLineString", "LineString"}, cols)
@@ -245,7 +248,7 @@ def bus_routes(data_dir: Path) -> pd.DataFrame:
 
 
 def bus_stops(data_dir: Path) -> pd.DataFrame:
-    """Bus stops with every OSM tag kept in ``tags``."""
+    """Build the bus stops with every OSM tag kept in ``tags``."""
     gdf = read_features(_path(data_dir, "bus_stops"), "osm_id", {"Point"})
     tag_cols = [c for c in gdf.columns if c not in {"osm_id", "geometry", "n_routes_osm2025",
                                                     "route_refs_osm2025"}]  # fmt: skip
@@ -263,7 +266,7 @@ def bus_stops(data_dir: Path) -> pd.DataFrame:
 
 
 def pois(data_dir: Path) -> pd.DataFrame:
-    """OSM points of interest (2019)."""
+    """Build the OSM points of interest (2019)."""
     cols = ["osm_id", "name", "name_en", "name_de", "key", "value", "population",
             "in_coarse_polygon"]  # fmt: skip
     frame = _osm(data_dir, "pois", {"Point"}, cols)
@@ -275,7 +278,7 @@ _SCHOOL_KIND = {"PV": "kindergarten"}
 
 
 def facilities(data_dir: Path) -> pd.DataFrame:
-    """Schools, kindergartens, care homes and polling stations in one table."""
+    """Build schools, kindergartens, care homes and polling stations as one table."""
     parts = []
     gdf = read_features(_path(data_dir, "schools"), "zavid", {"Point"})
     attrs = pd.DataFrame(gdf.drop(columns=["geometry", "type", "name", "address", "municipality"]))
@@ -285,7 +288,8 @@ def facilities(data_dir: Path) -> pd.DataFrame:
                 "id": "school:" + gdf["zavid"].astype(str),
                 "kind": gdf["type"].map(_SCHOOL_KIND).fillna("school"),
                 "subtype": gdf["type"], "name": gdf["name"],
-                "address": gdf["address"] + ", " + gdf["post"].astype(str) + " " + gdf["post_office"],
+                "address": gdf["address"] + ", " + gdf["post"].astype(str) + " "
+                           + gdf["post_office"],
                 "attrs": _json(attrs), "geom": gdf.geometry.values,
             }),
             "schools",
@@ -319,7 +323,7 @@ def facilities(data_dir: Path) -> pd.DataFrame:
 
 
 def monitoring_stations(data_dir: Path) -> pd.DataFrame:
-    """ARSO stations from the sample hourly XML."""
+    """Build the ARSO stations listed in the sample hourly XML."""
     path = _path(data_dir, "arso_stations")
     stations = arso.read_stations(path)
     frame = stations[["code", "name", "altitude_m", "pollutants"]].assign(

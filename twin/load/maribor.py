@@ -5,10 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import psycopg
 from psycopg import sql
 from rich.console import Console
 from rich.progress import Progress
 
+from twin._errors import DatabaseError
 from twin.config import get_settings
 from twin.db._sql import sql_text
 from twin.db.engine import connect
@@ -82,20 +84,31 @@ def load(
         datasets = _datasets_frame(data_dir, frames)
         reports = []
         task = bar.add_task("loading into PostGIS", total=len(frames) + 1)
-        with connect(url) as conn, conn.transaction():
-            conn.execute(_LOCK)
-            for table, frame in frames.items():
-                columns = [c for c in frame.columns if c != catalog.DATASET_COLUMN]
-                stage(conn, table, frame[columns])
-                strip_json_nulls(conn, table, catalog.JSON_COLUMNS.get(table, ()))
-                if table == "districts":
-                    conn.execute(sql_text("derive_ks"))
-                reports.append(merge(conn, table, catalog.TABLE_KEYS[table], columns))
+        try:
+            with connect(url) as conn, conn.transaction():
+                conn.execute(_LOCK)
+                for table, frame in frames.items():
+                    columns = [c for c in frame.columns if c != catalog.DATASET_COLUMN]
+                    stage(conn, table, frame[columns])
+                    strip_json_nulls(conn, table, catalog.JSON_COLUMNS.get(table, ()))
+                    if table == "districts":
+                        conn.execute(sql_text("derive_ks"))
+                    reports.append(merge(conn, table, catalog.TABLE_KEYS[table], columns))
+                    bar.advance(task)
+                stage(conn, "datasets", datasets)
+                reports.append(
+                    merge(conn, "datasets", "name", list(datasets.columns),
+                          scope=sql.SQL("t.synthetic IS FALSE"))
+                )  # fmt: skip
                 bar.advance(task)
-            stage(conn, "datasets", datasets)
-            reports.append(
-                merge(conn, "datasets", "name", list(datasets.columns),
-                      scope=sql.SQL("t.synthetic IS FALSE"))
-            )  # fmt: skip
-            bar.advance(task)
+        except psycopg.Error as exc:
+            raise DatabaseError(
+                f"the load was rolled back, nothing changed ({_reason(exc)}); "
+                "run `twin load maribor` again once the database is reachable"
+            ) from exc
     return reports
+
+
+def _reason(exc: psycopg.Error) -> str:
+    text = exc.diag.message_primary or str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,151 @@
+"""``twin db``: the project's own cluster, external PostGIS, backup and restore."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+from conftest import _free_port, row_counts
+
+from twin import ConfigError, DatabaseError, DataFileError, db
+from twin.config import Settings, get_settings
+from twin.db.cluster import LocalCluster
+
+
+def twin_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "twin.cli", *args],
+        env=env, capture_output=True, text=True, check=False, timeout=300,
+    )  # fmt: skip
+
+
+def test_up_is_idempotent_and_keeps_the_running_server(db_url: str) -> None:
+    cluster = LocalCluster(get_settings())
+    pid_file = cluster.data_dir / "postmaster.pid"
+    before = pid_file.read_text()
+    assert db.up() == db_url
+    assert pid_file.read_text() == before  # same server process, not a restart
+
+
+def test_url_works_with_psql_and_sqlalchemy(db_url: str, cli_env) -> None:
+    printed = twin_cli(cli_env, "db", "url")
+    assert printed.returncode == 0
+    assert printed.stdout.strip() == db_url
+    psql = subprocess.run(
+        ["psql", printed.stdout.strip(), "-XAtc", "select postgis_full_version()"],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert psql.stdout.startswith('POSTGIS="3.')
+    with sa.create_engine(db_url).connect() as conn:
+        assert conn.execute(sa.text("select postgis_lib_version()")).scalar().startswith("3.")
+
+
+def test_status_reports_versions_as_json(cli_env) -> None:
+    done = twin_cli(cli_env, "db", "status", "--json")
+    assert done.returncode == 0, done.stderr
+    status = json.loads(done.stdout)
+    assert status["running"] is True
+    assert status["postgis"].startswith("3.")
+    assert status["revision"] == "0001"
+    assert "***" in status["url"]  # the password is never printed by status
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("postgresql://twin:x@127.0.0.1:{closed}/twin", "cannot connect to PostGIS"),
+        ("mysql://user:pw@127.0.0.1/db", "is not a PostgreSQL URL"),
+        ("postgresql://twin:wrong-password@127.0.0.1:{port}/twin_test", "password authentication"),
+    ],
+)
+def test_wrong_database_url_gives_one_readable_line(cli_env, url: str, message: str) -> None:
+    cli_env["TWIN_DATABASE_URL"] = url.format(closed=_free_port(), port=get_settings().port)
+    done = twin_cli(cli_env, "db", "status")
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+    assert message in done.stderr
+    assert "wrong-password" not in done.stderr
+
+
+def test_external_database_is_migrated(db_url: str, cli_env) -> None:
+    admin = LocalCluster(get_settings()).url("postgres")
+    with db.connect(admin, autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS twin_external")
+        conn.execute("CREATE DATABASE twin_external")
+    external = db_url.rsplit("/", 1)[0] + "/twin_external"
+    cli_env["TWIN_DATABASE_URL"] = external
+    up = twin_cli(cli_env, "db", "up")
+    assert up.returncode == 0, up.stderr
+    status = json.loads(twin_cli(cli_env, "db", "status", "--json").stdout)
+    assert status["own_cluster"] is False
+    assert status["revision"] == "0001"
+
+
+def test_external_database_without_postgis_is_explained(cli_env) -> None:
+    admin = LocalCluster(get_settings()).url("postgres")
+    with db.connect(admin, autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS twin_nogis")
+        conn.execute("DROP ROLE IF EXISTS twin_clerk")
+        conn.execute("CREATE ROLE twin_clerk LOGIN PASSWORD 'clerk'")
+        conn.execute("CREATE DATABASE twin_nogis OWNER twin_clerk")
+    port = get_settings().port
+    cli_env["TWIN_DATABASE_URL"] = f"postgresql://twin_clerk:clerk@127.0.0.1:{port}/twin_nogis"
+    done = twin_cli(cli_env, "db", "up")
+    assert done.returncode == 1
+    assert "has no PostGIS and it cannot be created" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_settings_reject_a_non_postgres_url() -> None:
+    with pytest.raises(ConfigError, match="not a PostgreSQL URL"):
+        db.database_url(Settings(database_url="sqlite:///twin.db"))
+
+
+@pytest.fixture
+def second_cluster():
+    """Another, empty cluster (its own directory and port), removed afterwards."""
+    root = Path(tempfile.mkdtemp(prefix="twin-test-restore-"))
+    root.chmod(0o755)
+    settings = Settings(cluster_dir=root / "cluster", port=_free_port(), database="twin_restored")
+    yield settings
+    LocalCluster(settings).stop()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def test_backup_restores_into_an_empty_cluster(loaded: str, tmp_path: Path, second_cluster):
+    dump = tmp_path / "twin.dump"
+    db.backup(dump)
+    assert dump.stat().st_size > 10_000
+    db.restore(dump, second_cluster)
+    restored = db.database_url(second_cluster)
+    assert restored != loaded
+    assert row_counts(restored) == row_counts(loaded)
+    assert row_counts(restored)["pois"] == 2889
+    with db.connect(restored) as a, db.connect(loaded) as b:
+        query = "SELECT md5(string_agg(ST_AsEWKB(geom)::text, '' ORDER BY id)) FROM twin.districts"
+        assert a.execute(query).fetchone() == b.execute(query).fetchone()
+
+
+def test_restore_refuses_a_file_that_is_not_a_backup(tmp_path: Path, loaded: str) -> None:
+    bogus = tmp_path / "notes.dump"
+    bogus.write_text("not a dump")
+    with pytest.raises(DataFileError, match="not a twin backup"):
+        db.restore(bogus)
+    with pytest.raises(DataFileError, match="no such backup file"):
+        db.restore(tmp_path / "absent.dump")
+    assert row_counts(loaded)["roads"] == 1015
+
+
+def test_unreachable_database_raises_database_error() -> None:
+    with (
+        pytest.raises(DatabaseError, match="cannot connect"),
+        db.connect(f"postgresql://x:y@127.0.0.1:{_free_port()}/none"),
+    ):
+        pass
