@@ -7,8 +7,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
-from alembic import command
-from alembic.config import Config
 from psycopg import sql
 
 from twin._errors import DatabaseError, DataFileError, SetupError
@@ -31,15 +29,13 @@ class DatabaseStatus:
     revision: str | None = None
 
 
-def _alembic_config() -> Config:
-    cfg = Config()
-    cfg.set_main_option("script_location", str(MIGRATIONS))
-    return cfg
-
-
 def migrate(url: str | None = None) -> None:
     """Apply every pending Alembic migration to the database at ``url``."""
-    cfg = _alembic_config()
+    from alembic import command  # noqa: PLC0415 - Alembic is only needed to migrate
+    from alembic.config import Config  # noqa: PLC0415
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
     with engine(url or database_url()).begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
