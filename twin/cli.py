@@ -131,6 +131,7 @@ def serve_app_cmd(
         sys.executable, "-m", "streamlit", "run", str(app_py),
         "--server.address", "127.0.0.1", "--server.port", str(port),
         "--server.headless", "true", "--browser.gatherUsageStats", "false",
+        "--client.toolbarMode", "viewer",
     ]  # fmt: skip
     err.print(f"serving the twin on http://127.0.0.1:{port}")
     raise typer.Exit(subprocess.call(cmd, env=os.environ.copy()))

@@ -78,7 +78,7 @@ DATASETS: tuple[Dataset, ...] = (
 )  # fmt: skip
 
 BY_NAME = {d.name: d for d in DATASETS}
-#: Frame column naming the dataset a row came from (counted, not stored).
+#: Frame column naming the dataset(s) a row came from, comma-separated (counted, not stored).
 DATASET_COLUMN = "_dataset"
 
 #: Target table -> primary-key column.
@@ -189,7 +189,14 @@ def districts(data_dir: Path) -> pd.DataFrame:
     missing = frame[(frame["kind"] == "MC") & frame["geom"].isna()]
     if len(missing):
         raise DataFileError(f"{mc_path}: no polygon for MČ {', '.join(missing['name'])}")
-    return _provenance(frame, "mestne_cetrti")
+    frame = _provenance(frame, "mestne_cetrti")
+    ks = frame["kind"] == "KS"
+    frame[DATASET_COLUMN] = frame[DATASET_COLUMN].where(ks, "local_units,mestne_cetrti")
+    frame.loc[ks, DATASET_COLUMN] = "local_units"
+    frame.loc[ks, "source"] = (
+        "derived by twin from GURS RPE PO points and ODO_CK (stefanb/gurs-rpe@a6bdeb1)"
+    )
+    return frame
 
 
 def settlements(data_dir: Path) -> pd.DataFrame:

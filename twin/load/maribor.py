@@ -33,7 +33,8 @@ def read_all(data_dir: Path, progress: Progress | None = None) -> dict[str, pd.D
 
 
 def _datasets_frame(data_dir: Path, frames: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    counts = pd.concat([f[catalog.DATASET_COLUMN] for f in frames.values()]).value_counts()
+    names = pd.concat([f[catalog.DATASET_COLUMN] for f in frames.values()])
+    counts = names.str.split(",").explode().value_counts()
     return pd.DataFrame(
         [
             {

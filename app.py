@@ -1,0 +1,17 @@
+"""Streamlit entry of the Maribor digital twin: navigation over the thin pages in ``views/``.
+
+Run it with ``twin serve app`` (or ``make run``); every page reads the twin's database.
+The page icon is an emoji on purpose: Streamlit turns an emoji into an inline SVG favicon,
+whereas a ``:material/…:`` page icon (or a page's icon, when none is set here) makes the
+browser fetch the favicon from Google's servers, and the app must stay offline.
+"""
+
+import streamlit as st
+
+st.set_page_config(page_title="Maribor digital twin", page_icon="🗺️", layout="wide")
+
+pages = [
+    st.Page("views/overview.py", title="Map", icon=":material/map:", default=True),
+    st.Page("views/sources.py", title="Data & sources", icon=":material/dataset:"),
+]
+st.navigation(pages, position="top").run()

@@ -1,0 +1,438 @@
+"""The app skeleton: the frames it reads, the offline deck it draws, the app in a real chromium."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+import streamlit as st
+from conftest import REPO
+from PIL import Image
+from streamlit.testing.v1 import AppTest
+
+from twin import DatabaseError
+from twin.config import get_settings
+from twin.db import connect
+from twin.districts import district_frame, municipality_frame
+from twin.scene import district_deck, legend_html, road_frame
+from twin.sources import attributions, dataset_frame
+
+EVIL = "<script>alert('x')</script>"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--use-angle=swiftshader",
+    "--enable-unsafe-swiftshader",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+LOCAL_HOSTS = {"127.0.0.1", None}  # None: data: and blob: URLs
+DECK = "[data-testid='stDeckGlJsonChart']"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _other_database(url: str, name: str) -> str:
+    return urlsplit(url)._replace(path=f"/{name}").geturl()
+
+
+# --- what the pages read -------------------------------------------------------------------
+
+
+def test_district_frame_has_the_17_local_units(loaded: str) -> None:
+    districts = district_frame(loaded)
+    assert len(districts) == 17
+    assert districts.crs.to_epsg() == 4326
+    mc = districts[districts["kind"] == "MC"]
+    ks = districts[districts["kind"] == "KS"]
+    assert len(mc) == 11
+    assert len(ks) == 6
+    assert mc["area_km2"].sum() == pytest.approx(56.1, rel=0.01)
+    assert mc["area_km2"].to_numpy() == pytest.approx(mc["official_area_km2"].to_numpy(), abs=0.01)
+    assert ks["approximate"].all()
+    assert ks["synthetic"].all()
+    assert not mc["approximate"].any()
+    assert "Center" in set(mc["name"])
+    assert set(districts["kind_label"]) == {"mestna četrt", "krajevna skupnost"}
+    # shapes arrive in degrees around Maribor, labels lie inside their polygon
+    west, south, east, north = districts.total_bounds
+    assert 15.4 < west < east < 15.9
+    assert 46.4 < south < north < 46.7
+    inside = shapely.contains_xy(
+        districts.geometry.values, districts["label_lon"], districts["label_lat"]
+    )
+    assert inside.all()
+
+
+def test_areas_are_measured_in_d96tm_not_in_degrees(loaded: str) -> None:
+    districts = district_frame(loaded)
+    measured = districts.to_crs(3794).area / 1e6
+    assert districts["area_km2"].to_numpy() == pytest.approx(measured.to_numpy(), rel=1e-3)
+
+
+def test_municipality_frame_has_the_boundary(loaded: str) -> None:
+    municipality = municipality_frame(loaded)
+    assert len(municipality) == 1
+    row = municipality.iloc[0]
+    assert row["name"] == "Maribor"
+    assert row["official_area_km2"] == pytest.approx(147.49)
+    assert row["area_km2"] == pytest.approx(row["official_area_km2"], rel=0.02)
+    assert municipality.crs.to_epsg() == 4326
+
+
+def test_dataset_frame_counts_every_table_live(loaded: str) -> None:
+    datasets = dataset_frame(loaded)
+    with connect(loaded) as conn:
+        n = conn.execute("SELECT count(*) FROM twin.datasets").fetchone()
+        roads = conn.execute("SELECT count(*) FROM twin.roads").fetchone()
+    assert n is not None
+    assert roads is not None
+    assert len(datasets) == n[0]
+    expected = {"title", "table_name", "file", "row_count", "source", "licence", "attribution",
+                "synthetic", "loaded_at", "table_rows"}  # fmt: skip
+    assert expected <= set(datasets.columns)
+    assert datasets.loc[datasets["table_name"] == "roads", "table_rows"].tolist() == [roads[0]]
+    files_per_table = datasets.groupby("table_name")["file"].transform("size")
+    single = datasets[files_per_table == 1]
+    assert len(single) >= 8
+    assert (single["row_count"] == single["table_rows"]).all(), single
+    # facilities holds the rows of three files; every district row comes from local_units.csv,
+    # and the 11 mestne četrti among them also from the polygon file
+    facilities = datasets[datasets["table_name"] == "facilities"]
+    assert facilities["row_count"].sum() == facilities["table_rows"].iloc[0] == 210
+    districts = datasets[datasets["table_name"] == "districts"].set_index("file")
+    assert districts.loc["local_units.csv", "row_count"] == districts["table_rows"].iloc[0] == 17
+    assert districts.loc["districts_mestne_cetrti.geojson", "row_count"] == 11
+    assert datasets["loaded_at"].notna().all()
+    assert attributions(datasets, ["roads"]) == ["© OpenStreetMap contributors, ODbL"]
+
+
+def test_dataset_frame_counts_only_tables_that_exist(loaded: str) -> None:
+    evil_table = 'roads"; DROP TABLE twin.roads; --'
+    insert = (
+        "INSERT INTO twin.datasets (name, title, table_name, file, sha256, row_count, source,"
+        " licence, attribution) VALUES ('evil', 'Evil', %s, 'evil.csv', repeat('0', 64), 1,"
+        " 'test', 'test', 'test')"
+    )
+    with connect(loaded) as conn:
+        conn.execute(insert, [evil_table])
+    try:
+        datasets = dataset_frame(loaded).set_index("name")
+    finally:
+        with connect(loaded) as conn:
+            conn.execute("DELETE FROM twin.datasets WHERE name = 'evil'")
+    assert datasets.loc["evil", "table_rows"] is pd.NA
+    assert datasets.loc["roads", "table_rows"] == datasets.loc["roads", "row_count"]
+    with connect(loaded) as conn:
+        row = conn.execute("SELECT to_regclass('twin.roads') IS NOT NULL").fetchone()
+    assert row == (True,), "twin.roads must still exist"
+
+
+@pytest.mark.parametrize("read", [district_frame, municipality_frame, road_frame, dataset_frame])
+def test_a_database_without_twin_tables_says_what_to_run(loaded: str, read) -> None:
+    with pytest.raises(DatabaseError, match=r"twin db up.*twin load maribor"):
+        read(_other_database(loaded, "postgres"))
+
+
+def test_an_unreachable_database_is_a_twin_error(loaded: str) -> None:
+    url = urlsplit(loaded)._replace(netloc=f"twin:x@127.0.0.1:{_free_port()}").geturl()
+    with pytest.raises(DatabaseError, match="cannot connect"):
+        district_frame(url)
+
+
+# --- the deck ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def frames(loaded: str):
+    return district_frame(loaded), municipality_frame(loaded), road_frame(loaded)
+
+
+def test_deck_is_offline_and_centred_on_maribor(frames) -> None:
+    districts, municipality, roads = frames
+    deck = district_deck(districts, municipality, roads)
+    text = deck.to_json()
+    spec = json.loads(text)
+    assert "http" not in text  # no tiles, no fonts, no data from elsewhere
+    assert deck.map_provider is None
+    assert "mapProvider" not in spec
+    west, south, east, north = municipality.total_bounds
+    view = spec["initialViewState"]
+    assert west < view["longitude"] < east
+    assert south < view["latitude"] < north
+    layers = {layer["id"]: layer for layer in spec["layers"]}
+    assert {"municipality", "districts", "roads", "district-labels"} <= set(layers)
+    assert len(layers["districts"]["data"]["features"]) == len(districts)
+    assert len(layers["roads"]["data"]) == len(roads)
+    assert sorted(d["name"] for d in layers["district-labels"]["data"]) == sorted(districts["name"])
+    assert [lid for lid, layer in layers.items() if layer.get("pickable")] == ["districts"]
+
+
+def test_tooltip_says_kind_areas_and_approximate(frames) -> None:
+    districts, municipality, roads = frames
+    spec = json.loads(district_deck(districts, municipality, roads).to_json())
+    features = {
+        f["properties"]["tt_title"]: f["properties"]
+        for layer in spec["layers"]
+        if layer["id"] == "districts"
+        for f in layer["data"]["features"]
+    }
+    kamnica = districts.set_index("name").loc["Kamnica"]
+    props = features["Kamnica (approximate polygon)"]
+    assert props["tt_official_km2"] == f"{kamnica['official_area_km2']:.2f}"
+    assert props["tt_area_km2"] == f"{kamnica['area_km2']:.2f}"
+    assert props["tt_kind"] == "krajevna skupnost (KS)"
+    assert features["Center"]["tt_kind"] == "mestna četrt (MC)"
+
+
+def test_names_from_data_never_become_html(frames) -> None:
+    districts, municipality, roads = frames
+    districts = districts.copy()
+    first = districts.index[0]
+    districts.loc[first, "name"] = EVIL
+    districts.loc[first, "geometry_note"] = 'Tom & "Jerry" <b>'
+    deck = district_deck(districts, municipality, roads)
+    # deck.gl writes a text tooltip with innerText, so markup in a value stays text
+    assert set(deck._tooltip) == {"text", "style"}
+    assert "<" not in deck._tooltip["text"]
+    spec = json.loads(deck.to_json())
+    (layer,) = [layer for layer in spec["layers"] if layer["id"] == "districts"]
+    assert layer["data"]["features"][0]["properties"]["tt_title"] == EVIL
+    # the legend is HTML: there every string from the data is escaped
+    datasets = pd.DataFrame({"table_name": ["roads"], "title": [EVIL]})
+    legend = legend_html(districts, municipality, roads, datasets)
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in legend
+    assert "<script>" not in legend
+
+
+# --- the pages, run in-process ---------------------------------------------------------------
+
+
+@pytest.fixture
+def fresh_app(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    """Let pages import ``views`` and start with empty caches and settings read anew."""
+
+    def clear() -> None:
+        get_settings.cache_clear()
+        st.cache_data.clear()
+        st.cache_resource.clear()
+
+    monkeypatch.syspath_prepend(str(REPO))
+    clear()
+    yield monkeypatch
+    clear()
+
+
+def _run(page: str) -> AppTest:
+    return AppTest.from_file(str(REPO / page), default_timeout=30).run()
+
+
+@pytest.mark.usefixtures("loaded", "fresh_app")
+def test_app_runs_its_pages_without_exceptions() -> None:
+    app = _run("app.py")
+    assert not app.exception
+    assert not app.error
+    assert "Maribor" in app.subheader[0].value
+    sources = _run("views/sources.py")
+    assert not sources.exception
+    assert not sources.error
+
+
+@pytest.mark.parametrize("page", ["app.py", "views/sources.py"])
+def test_pages_say_what_to_run_when_the_database_is_empty(loaded: str, fresh_app, page) -> None:
+    fresh_app.setenv("TWIN_DATABASE_URL", _other_database(loaded, "postgres"))
+    app = _run(page)
+    assert not app.exception
+    assert len(app.error) == 1
+    assert "twin tables" in app.error[0].value
+    assert "`twin db up` and then `twin load maribor`" in app.info[0].value
+
+
+# --- the app in a real browser ----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def app_url(loaded: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Serve app.py on a free port of 127.0.0.1 against the loaded test database."""
+    port = _free_port()
+    log_path = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
+    cmd = [
+        sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"),
+        "--server.address", "127.0.0.1", "--server.port", str(port),
+        "--server.headless", "true", "--browser.gatherUsageStats", "false",
+    ]  # fmt: skip
+    url = f"http://127.0.0.1:{port}/"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            cmd, cwd=REPO, env={**os.environ, "TWIN_DATABASE_URL": loaded}, stdout=log, stderr=log
+        )
+        try:
+            deadline = time.monotonic() + 30
+            while True:
+                if proc.poll() is not None:
+                    pytest.fail(f"streamlit exited: {log_path.read_text(errors='replace')}")
+                try:
+                    health = url + "_stcore/health"
+                    with urllib.request.urlopen(health, timeout=2) as response:  # noqa: S310 - http on 127.0.0.1
+                        if response.status == 200:
+                            break
+                except (urllib.error.URLError, ConnectionError):
+                    pass
+                if time.monotonic() > deadline:
+                    pytest.fail(f"streamlit did not start: {log_path.read_text(errors='replace')}")
+                time.sleep(0.2)
+            yield url
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    sync_api = pytest.importorskip("playwright.sync_api")
+    if not CHROMIUM.exists():
+        pytest.skip(f"{CHROMIUM} is not installed")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@dataclass
+class Visit:
+    """A browser tab on the app, with what it asked of the network and logged as errors."""
+
+    page: object
+    outside: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+@pytest.fixture
+def visit(browser) -> Iterator[Visit]:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    page = context.new_page()
+    seen = Visit(page)
+
+    def route(route) -> None:
+        if urlsplit(route.request.url).hostname in LOCAL_HOSTS:
+            route.continue_()
+        else:
+            seen.outside.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", route)
+    page.on("console", lambda m: m.type == "error" and seen.errors.append(m.text))
+    page.on("pageerror", lambda exc: seen.errors.append(str(exc)))
+    yield seen
+    context.close()
+
+
+def _blue_share(png: bytes) -> tuple[float, float]:
+    """Return the share of pixels unlike the commonest colour, and of MČ-blue pixels."""
+    rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    flat = rgb.reshape(-1, 3)
+    colours, counts = np.unique(flat, axis=0, return_counts=True)
+    background = colours[counts.argmax()]
+    differs = np.abs(flat - background).max(axis=1) > 12
+    blue = (flat[:, 2] - flat[:, 0]) > 40
+    return float(differs.mean()), float(blue.mean())
+
+
+def _pixel(view: dict, lon: float, lat: float, width: float, height: float) -> tuple[float, float]:
+    """Project lon/lat to canvas pixels of a deck.gl MapView in ``view`` (Web Mercator)."""
+    scale = 512 * 2 ** view["zoom"] / (2 * math.pi)
+
+    def y(phi: float) -> float:
+        return math.log(math.tan(math.pi / 4 + math.radians(phi) / 2))
+
+    x_px = width / 2 + math.radians(lon - view["longitude"]) * scale
+    y_px = height / 2 - (y(lat) - y(view["latitude"])) * scale
+    return x_px, y_px
+
+
+@pytest.mark.browser
+def test_map_page_draws_the_districts_offline(app_url: str, visit: Visit, frames) -> None:
+    districts, municipality, roads = frames
+    page = visit.page
+    page.goto(app_url)
+    canvas = page.locator(f"{DECK} canvas").first
+    canvas.wait_for(timeout=30_000)
+    differs = blue = 0.0
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        differs, blue = _blue_share(canvas.screenshot())
+        if blue > 0.05:
+            break
+        time.sleep(0.5)
+    assert differs > 0.3, "the land and districts were not drawn"
+    assert blue > 0.05, "the mestne četrti were not drawn"
+
+    text = page.locator("[data-testid='stMain']").inner_text()
+    for name in districts["name"]:
+        assert name in text
+    assert "approximate" in text
+    assert page.locator("[data-testid='stException']").count() == 0
+
+    # the tooltip of a derived polygon says so, as plain text
+    view = json.loads(district_deck(districts, municipality, roads).to_json())["initialViewState"]
+    box = canvas.bounding_box()
+    kamnica = districts.set_index("name").loc["Kamnica"]
+    x, y = _pixel(view, kamnica["label_lon"], kamnica["label_lat"], box["width"], box["height"])
+    page.mouse.move(box["x"] + x, box["y"] + y + 12)
+    tooltip = page.locator(".deck-tooltip").first
+    tooltip.wait_for(timeout=5_000)
+    tip = tooltip.inner_text()
+    assert "Kamnica (approximate polygon)" in tip
+    assert f"computed area: {kamnica['area_km2']:.2f} km²" in tip
+    assert "unit's" in tip  # shown once-escaped, i.e. as written
+
+    assert visit.outside == []
+    assert visit.errors == []
+
+
+@pytest.mark.browser
+def test_sources_page_lists_every_layer_with_its_licence(
+    app_url: str, visit: Visit, loaded: str
+) -> None:
+    datasets = dataset_frame(loaded)
+    page = visit.page
+    # follow the navigation: loading /sources directly makes Streamlit probe
+    # /sources/_stcore/health first, a 404 that is Streamlit's, not the app's
+    page.goto(app_url)
+    page.get_by_role("link", name="Data & sources").click()
+    table = page.locator("[data-testid='stTable']")
+    table.wait_for(timeout=30_000)
+    text = table.inner_text()
+    for licence in datasets["licence"].unique():
+        assert licence in text
+    for title in datasets["title"]:
+        assert title in text
+    assert page.locator("[data-testid='stException']").count() == 0
+    assert visit.outside == []
+    assert visit.errors == []
