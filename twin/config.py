@@ -40,6 +40,10 @@ class Settings(BaseSettings):
         default_factory=lambda: _project_root() / "gis_data",
         description="Directory with the shipped Maribor data.",
     )
+    layers_dir: Path = Field(
+        default_factory=lambda: _project_root() / "layers",
+        description="Directory of the map-layer catalog (one TOML per layer).",
+    )
     pg_version: int = Field(default=15, description="PostgreSQL major version of the own cluster.")
 
 

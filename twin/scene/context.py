@@ -11,20 +11,17 @@ import pandas as pd
 import pydeck as pdk
 import shapely
 
+from twin.scene.catalog import layer
 from twin.sources import read_geoframe
 
 #: Decimals kept of a display coordinate (1e-5° is about 0.8 m in Maribor).
 COORD_DECIMALS = 5
 
-#: Colours (RGBA) of the context layers.
-SURROUNDINGS_FILL = [226, 229, 233, 255]
-LAND_FILL = [248, 246, 240, 255]
-BOUNDARY_LINE = [80, 80, 80, 230]
-ROAD_LINE = [125, 125, 125, 210]
+#: Catalog entries (``layers/*.toml``) of the context layers.
+MUNICIPALITY = "municipality"
+ROADS = "roads"
 #: Degrees by which the tinted surroundings reach past the municipality's bounds.
 SURROUNDINGS_MARGIN_DEG = 3.0
-#: Road classes drawn wider than the rest (OSM ``highway`` values).
-MAJOR_ROADS = ("motorway", "trunk", "primary", "secondary")
 
 
 def road_frame(url: str | None = None) -> gpd.GeoDataFrame:
@@ -78,7 +75,7 @@ def surroundings_layer(municipality: gpd.GeoDataFrame) -> pdk.Layer:
         id="surroundings",
         data=[{"polygon": box}],
         get_polygon="polygon",
-        get_fill_color=SURROUNDINGS_FILL,
+        get_fill_color=list(layer(MUNICIPALITY).style.surround or (0, 0, 0, 0)),
         stroked=False,
         pickable=False,
     )
@@ -86,24 +83,33 @@ def surroundings_layer(municipality: gpd.GeoDataFrame) -> pdk.Layer:
 
 def land_layer(municipality: gpd.GeoDataFrame) -> pdk.Layer:
     """Fill the municipality with a paper colour and draw its boundary."""
+    style = layer(MUNICIPALITY).style
     return pdk.Layer(
         "GeoJsonLayer",
         id="municipality",
         data=feature_collection(municipality, []),
         filled=True,
         stroked=True,
-        get_fill_color=LAND_FILL,
-        get_line_color=BOUNDARY_LINE,
-        get_line_width=2.5,
+        get_fill_color=list(style.fill or (0, 0, 0, 0)),
+        get_line_color=list(style.line or (0, 0, 0, 0)),
+        get_line_width=style.line_width_px,
         line_width_units='"pixels"',
         pickable=False,
     )
 
 
 def road_layer(roads: gpd.GeoDataFrame) -> pdk.Layer:
-    """Draw the roads as thin grey lines, major classes a little wider."""
-    width = np.where(roads["highway"].isin(MAJOR_ROADS), 1.6, 0.8)
-    data = pd.DataFrame({"path": line_paths(roads.geometry), "width": width})
+    """Draw the roads as thin grey lines, styled per ``highway`` class by the catalog."""
+    spec = layer(ROADS)
+    classes = roads[spec.category or "highway"]
+    styles = {value: spec.style_of(value) for value in classes.unique()}
+    data = pd.DataFrame(
+        {
+            "path": line_paths(roads.geometry),
+            "width": classes.map({v: st.line_width_px for v, st in styles.items()}),
+            "color": classes.map({v: list(st.line or (0, 0, 0, 0)) for v, st in styles.items()}),
+        }
+    )
     return pdk.Layer(
         "PathLayer",
         id="roads",
@@ -111,7 +117,7 @@ def road_layer(roads: gpd.GeoDataFrame) -> pdk.Layer:
         get_path="path",
         get_width="width",
         width_units='"pixels"',
-        get_color=ROAD_LINE,
+        get_color="color",
         cap_rounded=True,
         joint_rounded=True,
         pickable=False,

@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import html
 import math
-from dataclasses import dataclass
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pydeck as pdk
 
+from twin.scene.catalog import layer
 from twin.scene.context import (
-    BOUNDARY_LINE,
-    LAND_FILL,
-    ROAD_LINE,
+    MUNICIPALITY,
+    ROADS,
     feature_collection,
     land_layer,
     road_layer,
@@ -37,35 +36,8 @@ VIEW_PADDING = 0.06
 _TILE_PX = 512  # deck.gl's MapView: the world is 512 px wide at zoom 0
 
 
-@dataclass(frozen=True)
-class KindStyle:
-    """How one kind of local unit is drawn and named in the legend."""
-
-    fill: tuple[int, int, int, int]
-    line: tuple[int, int, int, int]
-    dash: tuple[float, float]
-    text: tuple[int, int, int, int]
-    legend: str
-
-
-#: Kind code -> style; KS polygons are approximate, so they are lighter and dashed.
-STYLES: dict[str, KindStyle] = {
-    "MC": KindStyle(
-        fill=(49, 120, 178, 120),
-        line=(22, 72, 120, 235),
-        dash=(0, 0),
-        text=(14, 40, 70, 255),
-        legend="mestne četrti: official GURS polygons",
-    ),
-    "KS": KindStyle(
-        fill=(236, 166, 72, 75),
-        line=(176, 102, 20, 235),
-        dash=(5, 3),
-        text=(96, 52, 6, 255),
-        legend="krajevne skupnosti: approximate polygons derived by the project (synthetic)",
-    ),
-}
-_FALLBACK = STYLES["KS"]
+#: Catalog entries of the map's layers (``layers/*.toml``).
+DISTRICTS = "districts"
 
 #: Tooltip of a district, filled from the feature's ``tt_*`` properties.
 #: It is plain text on purpose: deck.gl writes a ``text`` tooltip with ``innerText``, so a
@@ -90,9 +62,10 @@ TOOLTIP_STYLE = {
 APPROXIMATE_FLAG = "approximate polygon"
 
 
-def _style_column(kinds: pd.Series, attribute: str) -> list[list[float]]:
-    """Return one style attribute per row, by kind."""
-    return [list(getattr(STYLES.get(k, _FALLBACK), attribute)) for k in kinds]
+def _style_column(kinds: pd.Series, attribute: str) -> list[object]:
+    """Return one style attribute per row, by kind, from the layer catalog."""
+    spec = layer(DISTRICTS)
+    return kinds.map({k: getattr(spec.style_of(k), attribute) for k in kinds.unique()}).tolist()
 
 
 def tooltip_fields(districts: gpd.GeoDataFrame) -> pd.DataFrame:
@@ -131,8 +104,9 @@ def district_layer(districts: gpd.GeoDataFrame) -> pdk.Layer:
         fill=_style_column(districts["kind"], "fill"),
         line=_style_column(districts["kind"], "line"),
         dash=_style_column(districts["kind"], "dash"),
+        width=_style_column(districts["kind"], "line_width_px"),
     )
-    properties = [*tooltip.columns, "kind", "fill", "line", "dash"]
+    properties = [*tooltip.columns, "kind", "fill", "line", "dash", "width"]
     return pdk.Layer(
         "GeoJsonLayer",
         id="districts",
@@ -141,7 +115,7 @@ def district_layer(districts: gpd.GeoDataFrame) -> pdk.Layer:
         stroked=True,
         get_fill_color="properties.fill",
         get_line_color="properties.line",
-        get_line_width=1.6,
+        get_line_width="properties.width",
         line_width_units='"pixels"',
         get_dash_array="properties.dash",
         dash_justified=True,
@@ -265,6 +239,9 @@ def district_deck(
     )
 
 
+_NONE = (0, 0, 0, 0)
+
+
 def _rgba(colour: tuple[int, ...] | list[int]) -> str:
     """Return a CSS colour of an RGB(A) 0-255 colour."""
     alpha = colour[3] / 255 if len(colour) > 3 else 1.0  # noqa: PLR2004 - RGBA has 4 parts
@@ -310,22 +287,24 @@ def legend_html(
         HTML in which every string from the data is escaped.
     """
     entries = []
+    road_style = layer(ROADS).style
+    land = layer(MUNICIPALITY).style
     counts = districts["kind"].value_counts()
-    for kind, style in STYLES.items():
+    for kind, style in layer(DISTRICTS).styles.items():
         names = ", ".join(districts.loc[districts["kind"] == kind, "name"].astype(str))
-        line_style = "dashed" if style.dash[0] else "solid"
+        line_style = "dashed" if style.dashed else "solid"
         entries.append(
-            _swatch(_rgba(style.fill), f"2px {line_style} {_rgba(style.line)}")
+            _swatch(_rgba(style.fill or _NONE), f"2px {line_style} {_rgba(style.line or _NONE)}")
             + f"<b>{int(counts.get(kind, 0))}</b> {html.escape(style.legend)}"
             + f"<br/><small>{html.escape(names)}</small>"
         )
     entries.append(
-        _swatch("transparent", f"0; border-top:2px solid {_rgba(ROAD_LINE)}")
+        _swatch("transparent", f"0; border-top:2px solid {_rgba(road_style.line or _NONE)}")
         + f"<b>{len(roads)}</b> {html.escape(_title(datasets, 'roads'))}, drawn for orientation"
     )
     boundary = municipality.iloc[0]
     entries.append(
-        _swatch(_rgba(LAND_FILL), f"2px solid {_rgba(BOUNDARY_LINE)}")
+        _swatch(_rgba(land.fill or _NONE), f"2px solid {_rgba(land.line or _NONE)}")
         + f"{html.escape(_title(datasets, 'municipality'))}: {html.escape(str(boundary['name']))}, "
         + f"official area {float(boundary['official_area_km2']):.2f} km²"
     )
