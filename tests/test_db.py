@@ -16,6 +16,7 @@ from conftest import _free_port, row_counts
 from twin import ConfigError, DatabaseError, DataFileError, db
 from twin.config import Settings, get_settings
 from twin.db.cluster import LocalCluster
+from twin.db.engine import describe_url, libpq_env
 
 
 def twin_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -149,3 +150,85 @@ def test_unreachable_database_raises_database_error() -> None:
         db.connect(f"postgresql://x:y@127.0.0.1:{_free_port()}/none"),
     ):
         pass
+
+
+def test_restore_replaces_a_schema_with_extra_objects(loaded: str, tmp_path: Path) -> None:
+    dump = tmp_path / "twin.dump"
+    db.backup(dump)
+    with db.connect(loaded) as conn:
+        conn.execute("CREATE TABLE twin.scratch (id int)")
+        conn.execute("CREATE VIEW twin.main_roads AS SELECT * FROM twin.roads WHERE lanes > '1'")
+        conn.execute("DELETE FROM twin.pois WHERE key = 'shop'")
+    db.restore(dump)
+    with db.connect(loaded) as conn:
+        leftovers = conn.execute(
+            "SELECT count(*) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = 'twin' AND c.relname IN ('scratch', 'main_roads')"
+        ).fetchone()
+    assert leftovers == (0,)
+    assert row_counts(loaded)["pois"] == 2889
+
+
+def test_corrupt_backup_is_rolled_back(loaded: str, tmp_path: Path) -> None:
+    dump = tmp_path / "twin.dump"
+    db.backup(dump)
+    dump.write_bytes(dump.read_bytes()[: dump.stat().st_size // 2])
+    before = row_counts(loaded)
+    with pytest.raises(DatabaseError, match="failed and was rolled back"):
+        db.restore(dump)
+    assert row_counts(loaded) == before
+
+
+def test_tools_get_the_password_through_the_environment_only() -> None:
+    dsn, env = libpq_env("postgresql://twin:s%23cr%3Ft@127.0.0.1:5432/twin?sslmode=disable")
+    assert "s#cr?t" not in dsn
+    assert "password" not in dsn
+    assert env["PGPASSWORD"] == "s#cr?t"
+    assert "sslmode=disable" in dsn
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://twin:s3cret@db:5432/twin",
+        "postgresql://twin@db:5432/twin?password=s3cret",
+        "host=db user=twin password=s3cret dbname=twin",
+        "postgresql://twin:s3c@ret@db/twin",
+    ],
+)
+def test_messages_never_show_a_password(url: str) -> None:
+    assert "s3c" not in describe_url(url)
+
+
+def test_bad_setting_is_one_readable_line(cli_env) -> None:
+    cli_env["TWIN_PORT"] = "abc"
+    done = twin_cli(cli_env, "db", "status")
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        "error: TWIN_PORT: Input should be a valid integer, unable to parse string as an "
+        "integer (got 'abc')"
+    ]
+
+
+def test_migrations_go_down_and_up_again() -> None:
+    admin = LocalCluster(get_settings()).url("postgres")
+    with db.connect(admin, autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS twin_updown")
+        conn.execute("CREATE DATABASE twin_updown")
+    url = admin.rsplit("/", 1)[0] + "/twin_updown"
+    with db.connect(url) as conn:
+        conn.execute("CREATE EXTENSION postgis")
+    db.migrate(url)
+    from alembic import command
+    from alembic.config import Config
+
+    from twin.db.manage import MIGRATIONS
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    with db.engine(url).begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.downgrade(cfg, "base")
+    db.migrate(url)
+    with db.connect(url) as conn:
+        assert conn.execute("SELECT version_num FROM twin.alembic_version").fetchone() == ("0001",)

@@ -27,3 +27,23 @@ class DataFileError(TwinError, ValueError):
 
 class InvalidGeometry(DataFileError):
     """A feature's geometry is invalid, empty, of the wrong type or outside the city."""
+
+
+def tool_message(output: str) -> str:
+    """Return the line of a tool's stderr that says what went wrong.
+
+    Prefers a line with ``error:``/``FATAL:``/``ERROR:`` (pg_dump, pg_restore, psql, libpq),
+    else the first non-empty line; never a hint such as "Is the server running…".
+    """
+    lines = [line.strip() for line in output.strip().splitlines() if line.strip()]
+    for marker in ("error:", "FATAL:", "ERROR:"):
+        for line in lines:
+            if marker in line:
+                return line
+    return lines[0] if lines else "no output"
+
+
+def exception_reason(exc: BaseException) -> str:
+    """Return the first line of an exception's message (its class name when empty)."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

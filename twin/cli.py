@@ -16,6 +16,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from twin._errors import TwinError
 
@@ -43,7 +44,7 @@ def db_up() -> None:
 
     with err.status("bringing the database up…"):
         url = db.up()
-    err.print(f"[green]database ready[/green]: {db.engine_url_masked(url)}")
+    err.print(Text.assemble(("database ready", "green"), f": {db.engine_url_masked(url)}"))
 
 
 @db_app.command("down")
@@ -88,7 +89,7 @@ def db_backup(file: Annotated[Path, typer.Argument(help="Backup file to write.")
     from twin import db  # noqa: PLC0415
 
     db.backup(file)
-    err.print(f"backup written to {file}")
+    err.print(Text(f"backup written to {file}"))
 
 
 @db_app.command("restore")
@@ -97,7 +98,7 @@ def db_restore(file: Annotated[Path, typer.Argument(help="Backup file to read.")
     from twin import db  # noqa: PLC0415
 
     db.restore(file)
-    err.print(f"restored from {file}")
+    err.print(Text(f"restored from {file}"))
 
 
 @load_app.command("maribor")
@@ -142,7 +143,7 @@ def main() -> None:
     try:
         app()
     except TwinError as exc:
-        err.print(f"[bold red]error:[/bold red] {exc}", highlight=False, soft_wrap=True)
+        err.print(Text.assemble(("error: ", "bold red"), str(exc)), soft_wrap=True)
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from twin._errors import ConfigError
 
 
 def _project_root() -> Path:
@@ -49,5 +51,16 @@ class Settings(BaseSettings):
 
 @cache
 def get_settings() -> Settings:
-    """Return the process-wide settings (read once from the environment)."""
-    return Settings()
+    """Return the process-wide settings (read once from the environment).
+
+    Raises
+    ------
+    ConfigError
+        When a ``TWIN_*`` variable has a value of the wrong kind, naming the variable.
+    """
+    try:
+        return Settings()
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        variable = "TWIN_" + "_".join(str(p) for p in first["loc"]).upper()
+        raise ConfigError(f"{variable}: {first['msg']} (got {first['input']!r})") from exc

@@ -15,7 +15,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from twin._errors import SetupError
+from twin._errors import SetupError, tool_message
 from twin.config import Settings
 
 SERVER_USER = "postgres"
@@ -81,7 +81,7 @@ class LocalCluster:
             done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
             if done.returncode != 0:
                 raise SetupError(
-                    f"`{' '.join(cmd)}` failed: {_last_line(done.stderr)}; "
+                    f"`{' '.join(cmd)}` failed: {tool_message(done.stderr)}; "
                     f"install {package} by hand or set TWIN_DATABASE_URL"
                 )
 
@@ -144,8 +144,9 @@ class LocalCluster:
         self._own(self.socket_dir, 0o700)
         self._own(self.log_file.parent, 0o700)
         password = secrets.token_urlsafe(24)
+        _write_private(self.password_file, password)
         pw_tmp = self.data_dir.parent / ".initdb-password"
-        pw_tmp.write_text(password + "\n", encoding="utf-8")
+        _write_private(pw_tmp, password)
         try:
             if _running_as_root():
                 shutil.chown(pw_tmp, SERVER_USER, SERVER_USER)
@@ -162,9 +163,8 @@ class LocalCluster:
         finally:
             pw_tmp.unlink(missing_ok=True)
         if done.returncode != 0:
-            raise SetupError(f"initdb failed in {self.data_dir}: {_last_line(done.stderr)}")
-        self.password_file.write_text(password + "\n", encoding="utf-8")
-        self.password_file.chmod(0o600)
+            shutil.rmtree(self.data_dir, ignore_errors=True)  # the next `db up` starts clean
+            raise SetupError(f"initdb failed in {self.data_dir}: {tool_message(done.stderr)}")
         conf = self.data_dir / "postgresql.conf"
         with conf.open("a", encoding="utf-8") as fh:
             fh.write(
@@ -202,7 +202,7 @@ class LocalCluster:
         if self.running():
             done = self._run("pg_ctl", "stop", "-w", "-m", "fast", "-D", str(self.data_dir))
             if done.returncode != 0:
-                raise SetupError(f"pg_ctl stop failed: {_last_line(done.stderr)}")
+                raise SetupError(f"pg_ctl stop failed: {tool_message(done.stderr)}")
 
     def _log_tail(self) -> str:
         done = subprocess.run(
@@ -233,6 +233,9 @@ class LocalCluster:
         return str(path) if path.is_file() else name
 
 
-def _last_line(text: str) -> str:
-    lines = [line for line in text.strip().splitlines() if line.strip()]
-    return lines[-1].strip() if lines else "no output"
+def _write_private(path: Path, secret: str) -> None:
+    """Write ``secret`` to a new file that only its owner can read (mode 600 from the start)."""
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(secret + "\n")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -9,8 +11,9 @@ from urllib.parse import urlsplit
 
 import psycopg
 import sqlalchemy as sa
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
-from twin._errors import ConfigError, DatabaseError
+from twin._errors import ConfigError, DatabaseError, tool_message
 from twin.config import Settings, get_settings
 
 MIN_POSTGIS_MAJOR = 3
@@ -54,13 +57,33 @@ def _checked_url(url: str) -> str:
     return "postgresql" + url[len(parts.scheme) :]
 
 
+_URL_PASSWORD = re.compile(r"(?P<head>^[a-z0-9+.-]+://[^:/@?#]*:)(?P<pw>.*)(?=@[^@]*$)", re.I)
+_QUERY_PASSWORD = re.compile(r"(?P<head>[?&]password=)[^&]*", re.I)
+_DSN_PASSWORD = re.compile(r"(?P<head>\bpassword\s*=\s*)('[^']*'|\S+)", re.I)
+
+
 def describe_url(url: str) -> str:
-    """Return ``url`` with its password masked, for messages."""
-    parts = urlsplit(url)
-    if parts.password:
-        netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-        return parts._replace(netloc=netloc).geturl()
-    return url
+    """Return ``url`` (or a ``key=value`` DSN) with any password masked, for messages."""
+    masked = _URL_PASSWORD.sub(r"\g<head>***", url, count=1)
+    masked = _QUERY_PASSWORD.sub(r"\g<head>***", masked)
+    return _DSN_PASSWORD.sub(r"\g<head>***", masked)
+
+
+def libpq_env(url: str) -> tuple[str, dict[str, str]]:
+    """Split the password off ``url`` for command-line tools, so that ``ps`` never shows it.
+
+    Returns
+    -------
+    tuple of (str, dict)
+        A libpq connection string without password, and the environment (with
+        ``PGPASSWORD`` when there is one) to run the tool in.
+    """
+    params = conninfo_to_dict(url)
+    env = dict(os.environ)
+    password = params.pop("password", None)
+    if password is not None:
+        env["PGPASSWORD"] = str(password)
+    return make_conninfo(**{k: str(v) for k, v in params.items()}), env
 
 
 def sqlalchemy_url(url: str) -> str:
@@ -99,7 +122,7 @@ def connect(url: str | None = None, *, autocommit: bool = False) -> Iterator[psy
     try:
         conn = psycopg.connect(url, autocommit=autocommit, connect_timeout=10)
     except psycopg.OperationalError as exc:
-        reason = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        reason = tool_message(str(exc)) if str(exc).strip() else type(exc).__name__
         raise DatabaseError(
             f"cannot connect to PostGIS at {describe_url(url)}: {reason}. "
             "Check TWIN_DATABASE_URL, or unset it and run `twin db up` "

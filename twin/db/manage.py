@@ -9,10 +9,17 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from twin._errors import DatabaseError, DataFileError, SetupError
+from twin._errors import DatabaseError, DataFileError, SetupError, tool_message
 from twin.config import Settings, get_settings
 from twin.db.cluster import LocalCluster
-from twin.db.engine import connect, database_url, describe_url, engine, postgis_version
+from twin.db.engine import (
+    connect,
+    database_url,
+    describe_url,
+    engine,
+    libpq_env,
+    postgis_version,
+)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -52,10 +59,17 @@ def _ensure_database(cluster: LocalCluster) -> None:
             )
 
 
-def up(settings: Settings | None = None) -> str:
+def up(settings: Settings | None = None, *, apply_migrations: bool = True) -> str:
     """Make the twin's database ready: cluster created and running, PostGIS, migrations.
 
     Idempotent and quick when everything is already up.
+
+    Parameters
+    ----------
+    settings
+        Settings to use; the process settings by default.
+    apply_migrations
+        Apply pending migrations (off when a restore brings its own schema).
 
     Returns
     -------
@@ -72,7 +86,8 @@ def up(settings: Settings | None = None) -> str:
     url = database_url(settings)
     with connect(url) as conn:
         postgis_version(conn)
-    migrate(url)
+    if apply_migrations:
+        migrate(url)
     return url
 
 
@@ -123,49 +138,59 @@ def backup(path: Path, settings: Settings | None = None) -> None:
     Raises
     ------
     SetupError
-        When pg_dump fails.
+        When pg_dump fails; the message quotes its error.
     """
     settings = settings or get_settings()
-    url = database_url(settings)
+    dsn, env = libpq_env(database_url(settings))
     done = subprocess.run(
         [_client_tool("pg_dump", settings), "--format=custom", "--schema=twin",
-         f"--file={path}", f"--dbname={url}"],
-        capture_output=True, text=True, check=False,
+         f"--file={path}", f"--dbname={dsn}"],
+        capture_output=True, text=True, check=False, env=env,
     )  # fmt: skip
     if done.returncode != 0:
-        raise SetupError(f"pg_dump to {path} failed: {done.stderr.strip().splitlines()[-1:]}")
+        raise SetupError(f"backup to {path} failed: {tool_message(done.stderr)}")
 
 
 def restore(path: Path, settings: Settings | None = None) -> None:
     """Replace the ``twin`` schema by the backup in ``path``, in one transaction.
 
-    The database is brought up first, so restoring into an empty cluster works.
-    On any error nothing changes.
+    The database and PostGIS are created first, so restoring into an empty cluster works;
+    the old schema is dropped and the backup restored in a single transaction, then any
+    newer migrations are applied. On any error nothing changes.
 
     Raises
     ------
     DataFileError
         When ``path`` is missing or not a twin backup.
+    DatabaseError
+        When the restore fails (and was rolled back).
     """
     settings = settings or get_settings()
     if not path.is_file():
         raise DataFileError(f"{path}: no such backup file")
+    pg_restore = _client_tool("pg_restore", settings)
     listing = subprocess.run(
-        [_client_tool("pg_restore", settings), "--list", str(path)],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
+        [pg_restore, "--list", str(path)], capture_output=True, text=True, check=False
+    )
     if listing.returncode != 0 or " twin alembic_version " not in listing.stdout:
         raise DataFileError(f"{path}: not a twin backup (make one with `twin db backup FILE`)")
-    url = up(settings)
-    done = subprocess.run(
-        [_client_tool("pg_restore", settings), "--clean", "--if-exists", "--single-transaction",
-         "--exit-on-error", "--no-owner", f"--dbname={url}", str(path)],
-        capture_output=True, text=True, check=False,
-    )  # fmt: skip
-    if done.returncode != 0:
-        lines = done.stderr.strip().splitlines()
+    url = up(settings, apply_migrations=False)
+    dsn, env = libpq_env(url)
+    with subprocess.Popen(
+        [pg_restore, "--no-owner", "--file=-", str(path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    ) as script:  # fmt: skip
+        done = subprocess.run(
+            [_client_tool("psql", settings), "-X", "-q", "-v", "ON_ERROR_STOP=1",
+             "--single-transaction", "-c", "DROP SCHEMA IF EXISTS twin CASCADE",
+             "-f", "-", f"--dbname={dsn}"],
+            stdin=script.stdout, capture_output=True, text=True, check=False, env=env,
+        )  # fmt: skip
+        script_err = script.stderr.read().decode() if script.stderr else ""
+    if done.returncode != 0 or script.returncode != 0:
         raise DatabaseError(
-            f"restore of {path} failed and was rolled back: {lines[-1] if lines else 'no output'}"
+            f"restore of {path} failed and was rolled back: "
+            f"{tool_message(done.stderr or script_err)}"
         )
     migrate(url)
 

@@ -7,6 +7,7 @@ file, the feature or row, and what to do.
 from __future__ import annotations
 
 import hashlib
+import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -17,7 +18,7 @@ import pyogrio
 import shapely
 from pyproj import CRS
 
-from twin._errors import DataFileError, InvalidGeometry
+from twin._errors import DataFileError, InvalidGeometry, exception_reason
 
 STORAGE_CRS = 3794
 #: Generous frame around the municipality (lon/lat) that every shipped feature lies in.
@@ -27,11 +28,16 @@ CITY_FRAME_D96 = (535_000.0, 145_000.0, 565_000.0, 170_000.0)
 #: Slovenia in D96/TM metres (national networks such as ARSO's list stations elsewhere).
 SLOVENIA_FRAME_D96 = (370_000.0, 25_000.0, 630_000.0, 200_000.0)
 _MAX_LISTED = 5
+#: Largest whole number read exactly through a float (2**53); larger ids are refused.
+MAX_EXACT_INT = 2**53
 
 
 def sha256(path: Path) -> str:
     """Return the hex SHA-256 of a file."""
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+    try:
+        return hashlib.sha256(path.read_bytes()).hexdigest()
+    except OSError as exc:
+        raise DataFileError(f"{path}: cannot read ({exc.strerror})") from exc
 
 
 def require_file(path: Path) -> Path:
@@ -72,7 +78,29 @@ def _check_frame(bounds: np.ndarray, frame: tuple[float, ...]) -> np.ndarray:
     )
 
 
-def read_features(path: Path, id_column: str, geom_types: set[str]) -> gpd.GeoDataFrame:
+def whole_numbers(values: pd.Series, path: Path, column: str, ids: pd.Series) -> pd.Series:
+    """Return ``values`` as nullable integers, refusing text, fractions and huge numbers.
+
+    Raises
+    ------
+    DataFileError
+        Naming the first feature (by ``ids``) whose value is not a whole number.
+    """
+    numeric = pd.to_numeric(values, errors="coerce")
+    bad = (numeric.isna() & values.notna()) | (numeric.notna() & (numeric % 1 != 0))
+    bad |= numeric.abs() > MAX_EXACT_INT
+    if bad.any():
+        first = bad.to_numpy().nonzero()[0][0]
+        raise DataFileError(
+            f"{path}: feature/row {ids.iloc[first]}: {column} {values.iloc[first]!r} "
+            "is not a whole number in range"
+        )
+    return numeric.astype("Int64")
+
+
+def read_features(
+    path: Path, id_column: str, geom_types: set[str], columns: Iterable[str] = ()
+) -> gpd.GeoDataFrame:
     """Read a vector file, validate it and return it in EPSG:3794.
 
     Parameters
@@ -83,11 +111,14 @@ def read_features(path: Path, id_column: str, geom_types: set[str]) -> gpd.GeoDa
         Column that must be present, non-empty and unique.
     geom_types
         Allowed geometry types, e.g. ``{"Polygon", "MultiPolygon"}``.
+    columns
+        Further properties that every file of this kind must have.
 
     Returns
     -------
     geopandas.GeoDataFrame
-        The features in EPSG:3794, index = feature number in the file.
+        The features in EPSG:3794 and 2D (a Z coordinate is dropped), index = feature
+        number in the file (1 = first feature).
 
     Raises
     ------
@@ -98,12 +129,24 @@ def read_features(path: Path, id_column: str, geom_types: set[str]) -> gpd.GeoDa
     """
     require_file(path)
     try:
-        frame = gpd.read_file(path, engine="pyogrio")
-    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, ValueError) as exc:
-        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise DataFileError(f"{path}: cannot read ({reason}); is it a valid vector file?") from exc
-    if id_column not in frame.columns:
-        raise DataFileError(f"{path}: column {id_column!r} is missing")
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the checks below report what matters
+            frame = gpd.read_file(path, engine="pyogrio")
+    except (
+        pyogrio.errors.DataSourceError,
+        pyogrio.errors.DataLayerError,
+        ValueError,
+        OSError,
+    ) as exc:
+        raise DataFileError(
+            f"{path}: cannot read ({exception_reason(exc)}); is it a valid vector file?"
+        ) from exc
+    if frame.empty:
+        raise DataFileError(f"{path}: the file has no features; restore the full file")
+    frame.index = frame.index + 1
+    absent = [c for c in (id_column, *columns) if c not in frame.columns]
+    if absent:
+        raise DataFileError(f"{path}: property {', '.join(map(repr, absent))} is missing")
     if frame.crs is None:
         raise DataFileError(f"{path}: no coordinate reference system; declare one (EPSG:4326)")
     check_unique(frame, id_column, path)
@@ -143,6 +186,9 @@ def read_features(path: Path, id_column: str, geom_types: set[str]) -> gpd.GeoDa
             f"{path}: feature {_listed(frame[id_column][outside])} ({id_column}) lies outside "
             f"Maribor: {hint}"
         )
+    frame["geometry"] = gpd.GeoSeries(
+        shapely.force_2d(np.asarray(frame.geometry.values)), index=frame.index, crs=frame.crs
+    )
     return frame.to_crs(STORAGE_CRS)
 
 
@@ -170,10 +216,11 @@ def read_table(path: Path, columns: dict[str, str], id_column: str) -> pd.DataFr
     """
     require_file(path)
     try:
-        frame = pd.read_csv(path, dtype="string", encoding="utf-8", keep_default_na=False)
-    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError) as exc:
-        reason = str(exc).strip().splitlines()[0]
-        raise DataFileError(f"{path}: not a readable UTF-8 CSV ({reason})") from exc
+        frame = pd.read_csv(path, dtype="string", encoding="utf-8-sig", keep_default_na=False)
+    except (pd.errors.ParserError, UnicodeDecodeError, pd.errors.EmptyDataError, OSError) as exc:
+        raise DataFileError(f"{path}: not a readable UTF-8 CSV ({exception_reason(exc)})") from exc
+    if frame.empty:
+        raise DataFileError(f"{path}: the file has a header but no rows; restore the full file")
     frame.index = frame.index + 1
     absent = [c for c in columns if c not in frame.columns]
     if absent:
@@ -189,9 +236,10 @@ def read_table(path: Path, columns: dict[str, str], id_column: str) -> pd.DataFr
             raise DataFileError(
                 f"{path}: row {row}, column {column}: {frame[column][row]!r} is not a number"
             )
-        if dtype == "Int64" and (numeric.dropna() % 1 != 0).any():
-            raise DataFileError(f"{path}: column {column} must hold whole numbers")
-        frame[column] = numeric.astype(pd.api.types.pandas_dtype(dtype))
+        if dtype == "Int64":
+            frame[column] = whole_numbers(frame[column], path, column, frame.index.to_series())
+        else:
+            frame[column] = numeric.astype(pd.api.types.pandas_dtype(dtype))
     check_unique(frame, id_column, path)
     return frame
 

@@ -14,6 +14,8 @@ from twin.load._read import STORAGE_CRS
 
 SCHEMA = "twin"
 _EVERY_ROW = sql.SQL("TRUE")
+#: Exclusive upper bound of the absolute value of each PostgreSQL integer type.
+_INT_LIMITS = {"smallint": 2**15, "integer": 2**31, "bigint": 2**63}
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,42 @@ def _csv(frame: pd.DataFrame) -> str:
         elif values.dtype == object or pd.api.types.is_string_dtype(values):
             out[column] = values.replace("", pd.NA)
     return out.to_csv(header=False, index=False, na_rep="")
+
+
+def first_unfit(
+    conn: psycopg.Connection, table: str, frame: pd.DataFrame, later: tuple[str, ...] = ()
+) -> tuple[object, str] | None:
+    """Find the first value the table would refuse: an empty required field or a huge integer.
+
+    Parameters
+    ----------
+    conn
+        Connection to the twin's database.
+    table
+        Target table in schema ``twin``.
+    frame
+        Rows about to be staged.
+    later
+        Columns filled after staging (not checked).
+
+    Returns
+    -------
+    tuple or None
+        ``(row index, problem)`` of the first offending row, or None when every row fits.
+    """
+    columns = conn.execute(sql_text("table_columns"), {"schema": SCHEMA, "table": table})
+    for name, required, data_type in columns.fetchall():
+        if name not in frame.columns or name in later:
+            continue
+        values = frame[str(name)]
+        if required and values.isna().any():
+            return values.index[values.isna()][0], f"{name} is empty but required"
+        limit = _INT_LIMITS.get(data_type)
+        if limit is not None:
+            too_big = pd.to_numeric(values, errors="coerce").abs() >= limit
+            if too_big.any():
+                return values.index[too_big][0], f"{name} {values[too_big].iloc[0]} is too large"
+    return None
 
 
 def stage(conn: psycopg.Connection, table: str, frame: pd.DataFrame) -> None:

@@ -16,7 +16,13 @@ import shapely
 
 from twin._errors import DataFileError
 from twin.load import arso
-from twin.load._read import SLOVENIA_FRAME_D96, points_d96, read_features, read_table
+from twin.load._read import (
+    SLOVENIA_FRAME_D96,
+    points_d96,
+    read_features,
+    read_table,
+    whole_numbers,
+)
 
 GURS = "CC BY 4.0"
 GURS_ATTR = "Vir: GURS, Register prostorskih enot, CC BY 4.0"
@@ -124,11 +130,28 @@ def _json(frame: pd.DataFrame) -> pd.Series:
     return pd.Series(text.splitlines(), index=frame.index, dtype="string")
 
 
+def _features(
+    data_dir: Path,
+    name: str,
+    id_column: str,
+    geom_types: set[str],
+    columns: list[str],
+    integers: tuple[str, ...] = (),
+) -> gpd.GeoDataFrame:
+    """Read a dataset's vector file requiring ``columns``; ``integers`` must be whole numbers."""
+    path = _path(data_dir, name)
+    gdf = read_features(path, id_column, geom_types, columns)
+    for column in integers:
+        gdf[column] = whole_numbers(gdf[column], path, column, gdf[id_column])
+    return gdf
+
+
 def municipality(data_dir: Path) -> pd.DataFrame:
     """Build the municipality boundary (coarse GURS polygon)."""
-    path = _path(data_dir, "municipality")
-    gdf = read_features(path, "ob_id", {"Polygon", "MultiPolygon"})
-    frame = gdf[["ob_id", "ob_mid", "name", "full_name", "isoid", "official_area_km2", "quality"]]
+    cols = ["ob_id", "ob_mid", "name", "full_name", "isoid", "official_area_km2", "quality"]
+    gdf = _features(data_dir, "municipality", "ob_id", {"Polygon", "MultiPolygon"}, cols,
+                    ("ob_id", "ob_mid"))  # fmt: skip
+    frame = gdf[cols]
     return _provenance(frame.assign(geom=_as_multi(gdf.geometry)), "municipality")
 
 
@@ -168,7 +191,8 @@ def districts(data_dir: Path) -> pd.DataFrame:
     if bad_type.any():
         raise DataFileError(f"{units_path}: row {units.index[bad_type][0]}: type must be MC or KS")
     mc_path = _path(data_dir, "mestne_cetrti")
-    mc = read_features(mc_path, "ODO_ID", {"Polygon", "MultiPolygon"})
+    mc = _features(data_dir, "mestne_cetrti", "ODO_ID", {"Polygon", "MultiPolygon"}, [],
+                   ("ODO_ID",))  # fmt: skip
     geoms = pd.Series(_as_multi(mc.geometry).values, index=mc["ODO_ID"].astype("int64"))
     unknown = set(geoms.index) - set(units.loc[units["type"] == "MC", "id"])
     if unknown:
@@ -233,8 +257,14 @@ def streets(data_dir: Path) -> pd.DataFrame:
     return _provenance(rows.assign(valid_from=_dates(rows["valid_from"], path)), "streets")
 
 
-def _osm(data_dir: Path, name: str, geom_types: set[str], columns: list[str]) -> pd.DataFrame:
-    gdf = read_features(_path(data_dir, name), "osm_id", geom_types)
+def _osm(
+    data_dir: Path,
+    name: str,
+    geom_types: set[str],
+    columns: list[str],
+    integers: tuple[str, ...] = (),
+) -> pd.DataFrame:
+    gdf = _features(data_dir, name, "osm_id", geom_types, columns, ("osm_id", *integers))
     frame = pd.DataFrame(gdf[columns]).assign(geom=gdf.geometry.values)
     return _provenance(frame, name)
 
@@ -249,21 +279,24 @@ def bus_routes(data_dir: Path) -> pd.DataFrame:
     """Build the Marprom bus route relations."""
     cols = ["osm_id", "ref", "name", "from", "to", "operator", "network", "n_stops", "n_ways",
             "stop_osm_ids"]  # fmt: skip
-    frame = _osm(data_dir, "bus_routes", {"MultiLineString", "LineString"}, cols)
+    frame = _osm(data_dir, "bus_routes", {"MultiLineString", "LineString"}, cols,
+                 ("n_stops", "n_ways"))  # fmt: skip
     frame["geom"] = _as_multi(gpd.GeoSeries(frame["geom"])).values
     return frame.rename(columns={"from": "from_stop", "to": "to_stop"})
 
 
 def bus_stops(data_dir: Path) -> pd.DataFrame:
     """Build the bus stops with every OSM tag kept in ``tags``."""
-    gdf = read_features(_path(data_dir, "bus_stops"), "osm_id", {"Point"})
+    gdf = _features(data_dir, "bus_stops", "osm_id", {"Point"},
+                    ["n_routes_osm2025", "route_refs_osm2025"],
+                    ("osm_id", "n_routes_osm2025"))  # fmt: skip
     tag_cols = [c for c in gdf.columns if c not in {"osm_id", "geometry", "n_routes_osm2025",
                                                     "route_refs_osm2025"}]  # fmt: skip
     frame = pd.DataFrame(
         {
             "osm_id": gdf["osm_id"],
             "name": gdf.get("name"),
-            "n_routes": gdf["n_routes_osm2025"].fillna(0).astype("int64"),
+            "n_routes": gdf["n_routes_osm2025"].fillna(0),
             "route_refs": gdf["route_refs_osm2025"],
             "tags": _json(pd.DataFrame(gdf[tag_cols])),
             "geom": gdf.geometry.values,
@@ -276,9 +309,7 @@ def pois(data_dir: Path) -> pd.DataFrame:
     """Build the OSM points of interest (2019)."""
     cols = ["osm_id", "name", "name_en", "name_de", "key", "value", "population",
             "in_coarse_polygon"]  # fmt: skip
-    frame = _osm(data_dir, "pois", {"Point"}, cols)
-    frame["population"] = pd.to_numeric(frame["population"], errors="coerce").astype("Int64")
-    return frame
+    return _osm(data_dir, "pois", {"Point"}, cols, ("population",))
 
 
 _SCHOOL_KIND = {"PV": "kindergarten"}
@@ -287,7 +318,8 @@ _SCHOOL_KIND = {"PV": "kindergarten"}
 def facilities(data_dir: Path) -> pd.DataFrame:
     """Build schools, kindergartens, care homes and polling stations as one table."""
     parts = []
-    gdf = read_features(_path(data_dir, "schools"), "zavid", {"Point"})
+    gdf = _features(data_dir, "schools", "zavid", {"Point"},
+                    ["type", "name", "address", "post", "post_office", "municipality"])  # fmt: skip
     attrs = pd.DataFrame(gdf.drop(columns=["geometry", "type", "name", "address", "municipality"]))
     parts.append(
         _provenance(
@@ -302,7 +334,7 @@ def facilities(data_dir: Path) -> pd.DataFrame:
             "schools",
         )
     )  # fmt: skip
-    gdf = read_features(_path(data_dir, "care_homes"), "id", {"Point"})
+    gdf = _features(data_dir, "care_homes", "id", {"Point"}, ["name", "type"])
     attrs = pd.DataFrame(gdf.drop(columns=["geometry", "id", "name"]))
     parts.append(
         _provenance(
@@ -314,7 +346,9 @@ def facilities(data_dir: Path) -> pd.DataFrame:
             "care_homes",
         )
     )  # fmt: skip
-    gdf = read_features(_path(data_dir, "polling_stations"), "d34_mid", {"Point"})
+    gdf = _features(data_dir, "polling_stations", "d34_mid", {"Point"},
+                    ["d34_uime", "address", "n8", "description", "n_statistical_units"],
+                    ("d34_mid",))  # fmt: skip
     attrs = pd.DataFrame(gdf[["d34_mid", "n8", "description", "n_statistical_units"]])
     parts.append(
         _provenance(

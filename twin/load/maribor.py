@@ -10,13 +10,13 @@ from psycopg import sql
 from rich.console import Console
 from rich.progress import Progress
 
-from twin._errors import DatabaseError
+from twin._errors import DatabaseError, DataFileError, exception_reason
 from twin.config import get_settings
 from twin.db._sql import sql_text
 from twin.db.engine import connect
 from twin.load import catalog
 from twin.load._read import sha256
-from twin.load._stage import MergeReport, merge, stage, strip_json_nulls
+from twin.load._stage import MergeReport, first_unfit, merge, stage, strip_json_nulls
 
 _LOCK = "SELECT pg_advisory_xact_lock(hashtext('twin.load'))"
 
@@ -85,15 +85,17 @@ def load(
         datasets = _datasets_frame(data_dir, frames)
         reports = []
         task = bar.add_task("loading into PostGIS", total=len(frames) + 1)
+        table = "datasets"
         try:
             with connect(url) as conn, conn.transaction():
                 conn.execute(_LOCK)
                 for table, frame in frames.items():
+                    _check_fits(conn, data_dir, table, frame)
                     columns = [c for c in frame.columns if c != catalog.DATASET_COLUMN]
                     stage(conn, table, frame[columns])
                     strip_json_nulls(conn, table, catalog.JSON_COLUMNS.get(table, ()))
                     if table == "districts":
-                        conn.execute(sql_text("derive_ks"))
+                        _derive_ks(conn, data_dir)
                     reports.append(merge(conn, table, catalog.TABLE_KEYS[table], columns))
                     bar.advance(task)
                 stage(conn, "datasets", datasets)
@@ -102,14 +104,46 @@ def load(
                           scope=sql.SQL("t.synthetic IS FALSE"))
                 )  # fmt: skip
                 bar.advance(task)
-        except psycopg.Error as exc:
+        except psycopg.OperationalError as exc:
             raise DatabaseError(
-                f"the load was rolled back, nothing changed ({_reason(exc)}); "
-                "run `twin load maribor` again once the database is reachable"
+                f"lost the database during the load ({exception_reason(exc)}); the load was "
+                "rolled back, nothing changed: run `twin load maribor` again once it is reachable"
+            ) from exc
+        except psycopg.Error as exc:
+            where = f"; {exc.diag.context.strip()}" if exc.diag.context else ""
+            raise DatabaseError(
+                f"the database refused the {table} data from {_files(data_dir, table)} "
+                f"({exc.diag.message_primary or exception_reason(exc)}{where}); the load was "
+                "rolled back, nothing changed"
             ) from exc
     return reports
 
 
-def _reason(exc: psycopg.Error) -> str:
-    text = exc.diag.message_primary or str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+def _files(data_dir: Path, table: str) -> str:
+    """Name the shipped files that feed ``table``."""
+    return ", ".join(str(data_dir / d.file) for d in catalog.DATASETS if d.table == table)
+
+
+def _check_fits(conn: psycopg.Connection, data_dir: Path, table: str, frame: pd.DataFrame) -> None:
+    """Refuse, naming file and row, a frame the table would reject (before COPY fails)."""
+    later = ("geom",) if table == "districts" else ()
+    unfit = first_unfit(conn, table, frame, later)
+    if unfit is None:
+        return
+    row, problem = unfit
+    name = str(frame.at[row, catalog.DATASET_COLUMN]).split(",", 1)[0]
+    key = catalog.TABLE_KEYS[table]
+    raise DataFileError(
+        f"{data_dir / catalog.BY_NAME[name].file}: {key} {frame.at[row, key]!s}: {problem}"
+    )
+
+
+def _derive_ks(conn: psycopg.Connection, data_dir: Path) -> None:
+    """Derive the KS polygons in the staging table; refuse KS that get none."""
+    conn.execute(sql_text("derive_ks"))
+    missing = [r[0] for r in conn.execute(sql_text("ks_without_polygon")).fetchall()]
+    if missing:
+        raise DataFileError(
+            f"{data_dir / catalog.BY_NAME['statistical_units'].file}: no statistical-unit point "
+            f"lies in krajevna skupnost {', '.join(missing)}, so it gets no polygon"
+        )
