@@ -18,7 +18,7 @@ from conftest import db_state
 from twin import DatabaseError, DataFileError, InvalidGeometry, db
 from twin.config import get_settings
 from twin.db.cluster import LocalCluster
-from twin.load._read import read_features
+from twin.load._read import read_features, read_table
 from twin.load.maribor import load
 
 
@@ -230,3 +230,94 @@ def test_cli_reports_a_bad_file_in_one_line(data_copy, cli_env) -> None:
     assert len(lines) == 1, done.stderr
     assert "roads_osm2025.geojson" in lines[0]
     assert "Traceback" not in done.stderr
+
+
+def _drop_care_home_names(doc: dict) -> None:
+    for feature in doc["features"]:
+        feature["properties"].pop("name")
+
+
+def _text_osm_id(doc: dict) -> None:
+    doc["features"][7]["properties"]["osm_id"] = "abc"
+
+
+def _no_features(doc: dict) -> None:
+    doc["features"] = []
+
+
+MORE_GEOJSON_CASES = [
+    ("care_homes.geojson", _drop_care_home_names, "property 'name' is missing"),
+    ("roads_osm2025.geojson", _text_osm_id, "osm_id 'abc' is not a whole number"),
+    ("poi_osm2019.geojson", _no_features, "has no features"),
+]
+
+
+@pytest.mark.parametrize(("file", "edit", "message"), MORE_GEOJSON_CASES)
+def test_incomplete_geojson_is_refused(unchanged, data_copy, file, edit, message) -> None:
+    _edit_geojson(data_copy / file, edit)
+    with pytest.raises(DataFileError, match=message) as info:
+        load(data_dir=data_copy, url=unchanged)
+    assert str(data_copy / file) in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("file", "column", "value", "message"),
+    [
+        ("streets.csv", "ul_mid", "99999999999999999999", "not a whole number in range"),
+        ("streets.csv", "ul_id", "9999999999", "ul_id 9999999999 is too large"),
+        ("streets.csv", "name", "", "name is empty but required"),
+        ("statistical_units.csv", "local_unit_id", "99999", "district_id 99999 is not in"),
+        ("streets.csv", "na_mid", "12345", "na_mid 12345 is not in settlements"),
+    ],
+)
+def test_value_the_table_would_refuse_names_file_and_row(
+    unchanged, data_copy, file, column, value, message
+) -> None:
+    frame = pd.read_csv(data_copy / file, dtype=str, keep_default_na=False)
+    frame.loc[4, column] = value
+    frame.to_csv(data_copy / file, index=False)
+    with pytest.raises(DataFileError, match=message) as info:
+        load(data_dir=data_copy, url=unchanged)
+    assert str(data_copy / file) in str(info.value)
+
+
+def test_header_only_csv_does_not_wipe_the_table(unchanged, data_copy) -> None:
+    path = data_copy / "streets.csv"
+    path.write_text(path.read_text(encoding="utf-8").splitlines()[0] + "\n", encoding="utf-8")
+    with pytest.raises(DataFileError, match="header but no rows"):
+        load(data_dir=data_copy, url=unchanged)
+
+
+def test_csv_with_a_byte_order_mark_is_read(data_copy) -> None:
+    path = data_copy / "settlements.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+    frame = read_table(path, {"na_mid": "Int64", "name": "string"}, "na_mid")
+    assert len(frame) == 32
+
+
+def test_z_coordinates_are_dropped(tmp_path: Path) -> None:
+    frame = gpd.GeoDataFrame(
+        {"osm_id": [1]}, geometry=[shapely.LineString([(15.6, 46.5, 270), (15.61, 46.51, 280)])],
+        crs=4326,
+    )  # fmt: skip
+    frame.to_file(tmp_path / "z.geojson")
+    read = read_features(tmp_path / "z.geojson", "osm_id", {"LineString"})
+    assert not read.geometry.has_z.any()
+    assert read.crs.to_epsg() == 3794
+
+
+@pytest.mark.usefixtures("loaded")
+def test_cli_error_shows_brackets_from_the_data_verbatim(data_copy, cli_env) -> None:
+    frame = pd.read_csv(data_copy / "settlements.csv", dtype=str, keep_default_na=False)
+    frame.loc[0, "population_wikipedia"] = "[/]"
+    frame.to_csv(data_copy / "settlements.csv", index=False)
+    cli_env["TWIN_DATA_DIR"] = str(data_copy)
+    done = subprocess.run(
+        [sys.executable, "-m", "twin.cli", "load", "maribor"],
+        env=cli_env, capture_output=True, text=True, check=False, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines() == [
+        f"error: {data_copy / 'settlements.csv'}: row 1, column population_wikipedia: '[/]' "
+        "is not a number"
+    ]

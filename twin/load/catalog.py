@@ -373,6 +373,31 @@ def monitoring_stations(data_dir: Path) -> pd.DataFrame:
     return _provenance(frame, "arso_stations")
 
 
+def check_references(data_dir: Path, frames: dict[str, pd.DataFrame]) -> None:
+    """Refuse rows that point at a district or settlement that is not loaded.
+
+    Raises
+    ------
+    DataFileError
+        Naming the file, the row's key and the unknown reference.
+    """
+    checks = (
+        ("statistical_units", "po_mid", "district_id", "districts", "id"),
+        ("statistical_units", "po_mid", "na_mid", "settlements", "na_mid"),
+        ("streets", "ul_mid", "na_mid", "settlements", "na_mid"),
+    )
+    for table, key, column, target, target_key in checks:
+        frame = frames[table]
+        orphan = ~frame[column].isin(frames[target][target_key])
+        if orphan.any():
+            row = frame[orphan].iloc[0]
+            dataset = str(row[DATASET_COLUMN]).split(",", 1)[0]
+            raise DataFileError(
+                f"{data_dir / BY_NAME[dataset].file}: {key} {row[key]}: {column} {row[column]} "
+                f"is not in {target}"
+            )
+
+
 #: Target table -> builder, in load order.
 BUILDERS: dict[str, Callable[[Path], pd.DataFrame]] = {
     "municipality": municipality,

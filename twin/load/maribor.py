@@ -82,6 +82,7 @@ def load(
     data_dir = data_dir or get_settings().data_dir
     with Progress(console=progress, transient=True, disable=progress is None) as bar:
         frames = read_all(data_dir, bar)
+        catalog.check_references(data_dir, frames)
         datasets = _datasets_frame(data_dir, frames)
         reports = []
         task = bar.add_task("loading into PostGIS", total=len(frames) + 1)
