@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from conftest import _free_port, row_counts
 
-from twin import ConfigError, DatabaseError, DataFileError, db
+from twin import ConfigError, DatabaseError, DataFileError, SetupError, db
 from twin.config import Settings, get_settings
 from twin.db.cluster import LocalCluster
 from twin.db.engine import describe_url, libpq_env
@@ -232,3 +232,16 @@ def test_migrations_go_down_and_up_again() -> None:
     db.migrate(url)
     with db.connect(url) as conn:
         assert conn.execute("SELECT version_num FROM twin.alembic_version").fetchone() == ("0001",)
+
+
+def test_server_on_another_port_is_explained_not_waited_for() -> None:
+    settings = get_settings().model_copy(update={"port": _free_port()})
+    with pytest.raises(SetupError, match="says a server runs, but none answers on port"):
+        LocalCluster(settings).start()
+
+
+def test_status_json_says_when_the_cluster_is_down(cli_env, tmp_path: Path) -> None:
+    cli_env["TWIN_CLUSTER_DIR"] = str(tmp_path / "never-created")
+    done = twin_cli(cli_env, "db", "status", "--json")
+    assert done.returncode == 3
+    assert json.loads(done.stdout)["running"] is False

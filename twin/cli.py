@@ -41,10 +41,11 @@ err = Console(stderr=True)
 def db_up() -> None:
     """Create (first time) and start the database, and apply migrations."""
     from twin import db  # noqa: PLC0415 - keep `twin --help` fast
+    from twin.db.engine import describe_url  # noqa: PLC0415
 
     with err.status("bringing the database up…"):
         url = db.up()
-    err.print(Text.assemble(("database ready", "green"), f": {db.engine_url_masked(url)}"))
+    err.print(Text.assemble(("database ready", "green"), f": {describe_url(url)}"))
 
 
 @db_app.command("down")
@@ -65,8 +66,8 @@ def db_status(
 
     st = db.status()
     if as_json:
-        out.print_json(json.dumps(st.__dict__))
-        return
+        sys.stdout.write(json.dumps(st.__dict__) + "\n")
+        raise typer.Exit(0 if st.running else 3)
     table = Table(show_header=False)
     for key, value in st.__dict__.items():
         table.add_row(key, str(value))

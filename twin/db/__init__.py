@@ -14,10 +14,3 @@ __all__ = [
     "status",
     "up",
 ]
-
-
-def engine_url_masked(url: str) -> str:
-    """Return ``url`` with its password masked."""
-    from twin.db.engine import describe_url  # noqa: PLC0415
-
-    return describe_url(url)

@@ -129,6 +129,20 @@ class LocalCluster:
             return False
         return self._run("pg_ctl", "status", "-D", str(self.data_dir)).returncode == 0
 
+    def accepting(self) -> bool:
+        """Whether the server answers on the configured port (through its socket)."""
+        done = self._run(
+            "pg_isready",
+            "-q",
+            "-t",
+            "10",
+            "-h",
+            str(self.socket_dir),
+            "-p",
+            str(self.settings.port),
+        )
+        return done.returncode == 0
+
     def status(self) -> ClusterStatus:
         """Return whether the cluster exists and runs."""
         return ClusterStatus(self.initialised, self.running(), self.data_dir, self.settings.port)
@@ -184,6 +198,12 @@ class LocalCluster:
             When the server does not start; the message quotes its log.
         """
         if self.running():
+            if not self.accepting():
+                raise SetupError(
+                    f"{self.data_dir / 'postmaster.pid'} says a server runs, but none answers on "
+                    f"port {self.settings.port}: if it runs on another port, `twin db down` and "
+                    "`twin db up` again; if no postgres process runs, remove that stale file"
+                )
             return
         done = self._run(
             "pg_ctl", "start", "-w", "-t", "60",
@@ -223,7 +243,13 @@ class LocalCluster:
                 f"the twin's own database does not exist yet in {self.root}; run `twin db up` "
                 "(or set TWIN_DATABASE_URL to an existing PostGIS)"
             )
-        password = self.password_file.read_text(encoding="utf-8").strip()
+        try:
+            password = self.password_file.read_text(encoding="utf-8").strip()
+        except OSError as exc:
+            raise SetupError(
+                f"{self.password_file}: cannot read the cluster password ({exc.strerror}); "
+                "run twin as the user who created the cluster"
+            ) from exc
         name = database or self.settings.database
         return f"postgresql://{SUPERUSER}:{password}@127.0.0.1:{self.settings.port}/{name}"
 
