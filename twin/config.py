@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
+import stat
 from functools import cache
 from pathlib import Path
 
@@ -19,6 +22,21 @@ def _project_root() -> Path:
     return Path.cwd()
 
 
+def _default_cluster_dir() -> Path:
+    """Return where the own cluster lives by default.
+
+    That is ``<project>/.twin``, or a directory under /var/lib/twin when root runs twin from
+    a private directory (e.g. /root/twin) that the ``postgres`` user cannot enter.
+    """
+    root = _project_root()
+    if os.geteuid() == 0 and any(
+        not (p.stat().st_mode & stat.S_IXOTH) for p in (root, *root.parents) if p.exists()
+    ):
+        digest = hashlib.sha1(str(root).encode(), usedforsecurity=False).hexdigest()[:12]
+        return Path("/var/lib/twin") / digest
+    return root / ".twin"
+
+
 class Settings(BaseSettings):
     """Where the database lives and where the shipped data is.
 
@@ -33,7 +51,7 @@ class Settings(BaseSettings):
         description="An existing PostGIS to use instead of the project's own cluster.",
     )
     cluster_dir: Path = Field(
-        default_factory=lambda: _project_root() / ".twin",
+        default_factory=_default_cluster_dir,
         description="Directory of the project's own PostgreSQL cluster.",
     )
     port: int = Field(default=54329, ge=1024, le=65535, description="Port of the own cluster.")
