@@ -3,12 +3,22 @@
 BIN := .venv/bin
 PORT ?= 8501
 
-.PHONY: setup run db load test lint bench clean
+.PHONY: setup setup-run setup-test setup-bench run db load test lint bench clean
 
+# `setup` installs everything; each target below installs only what it needs.
 setup:
-	@scripts/setup.sh
+	@scripts/setup.sh all
 
-db: setup
+setup-run:
+	@scripts/setup.sh run
+
+setup-test:
+	@scripts/setup.sh test
+
+setup-bench:
+	@scripts/setup.sh bench
+
+db: setup-run
 	$(BIN)/twin db up
 
 load: db
@@ -17,7 +27,7 @@ load: db
 run: load
 	$(BIN)/twin serve app --port $(PORT)
 
-lint: setup
+lint: setup-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy twin
@@ -25,7 +35,7 @@ lint: setup
 test: lint
 	$(BIN)/pytest
 
-bench: setup
+bench: setup-bench
 	$(BIN)/python -m bench.run
 
 clean:

@@ -1,21 +1,47 @@
 #!/usr/bin/env bash
-# Install what the twin needs and is missing: Debian packages (as root) and the Python venv.
+# Install what a make target needs and is missing: Debian packages (as root) and the Python venv.
 # Idempotent and quick when everything is already there.
+#
+#   scripts/setup.sh run     PostgreSQL 15 + PostGIS 3 (make run, db, load)
+#   scripts/setup.sh test    + chromium (browser tests) and mosquitto (MQTT tests) (make lint, test)
+#   scripts/setup.sh bench   + gdal-bin, for ogr2ogr (make bench)
+#   scripts/setup.sh [all]   everything above (make setup)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+target=${1:-all}
+postgis=0 chromium=0 mosquitto=0 gdal=0
+case $target in
+  run) postgis=1 ;;
+  test) postgis=1 chromium=1 mosquitto=1 ;;
+  bench) postgis=1 gdal=1 ;;
+  all) postgis=1 chromium=1 mosquitto=1 gdal=1 ;;
+  *)
+    echo "usage: scripts/setup.sh [run|test|bench|all] (got: $target)" >&2
+    exit 2
+    ;;
+esac
+
 need=()
-[ -f /usr/share/postgresql/15/extension/postgis.control ] || need+=(postgresql-15-postgis-3)
-[ -x /usr/sbin/mosquitto ] || command -v mosquitto >/dev/null || need+=(mosquitto)
-command -v chromium >/dev/null || need+=(chromium)
-command -v ogr2ogr >/dev/null || need+=(gdal-bin)
+if ((postgis)) && [ ! -f /usr/share/postgresql/15/extension/postgis.control ]; then
+  need+=(postgresql-15-postgis-3)
+fi
+if ((chromium)) && [ ! -x /usr/bin/chromium ]; then # the browser tests run /usr/bin/chromium
+  need+=(chromium)
+fi
+if ((mosquitto)) && [ ! -x /usr/sbin/mosquitto ] && ! command -v mosquitto >/dev/null; then
+  need+=(mosquitto)
+fi
+if ((gdal)) && ! command -v ogr2ogr >/dev/null; then
+  need+=(gdal-bin)
+fi
 if ((${#need[@]})); then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-    echo "setup: installing Debian packages: ${need[*]}" >&2
+    echo "setup: installing Debian packages for '$target': ${need[*]}" >&2
     apt-get update -qq
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
   else
-    echo "setup: missing system packages: ${need[*]}; run: sudo apt-get install -y ${need[*]}" >&2
+    echo "setup: '$target' needs missing system packages: ${need[*]}; run: sudo apt-get install -y ${need[*]}" >&2
     exit 1
   fi
 fi

@@ -6,15 +6,16 @@ import io
 import json
 import math
 import os
-import socket
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NoReturn
 from urllib.parse import urlsplit
 
 import numpy as np
@@ -22,7 +23,8 @@ import pandas as pd
 import pytest
 import shapely
 import streamlit as st
-from conftest import REPO
+from conftest import REPO, _free_port
+from markdown_it import MarkdownIt
 from PIL import Image
 from streamlit.testing.v1 import AppTest
 
@@ -34,6 +36,7 @@ from twin.scene import district_deck, legend_html, road_frame
 from twin.sources import attributions, dataset_frame
 
 EVIL = "<script>alert('x')</script>"
+MARKUP = "![x](http://example.com/a.png) *bold* _it_"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -46,12 +49,6 @@ CHROMIUM_ARGS = [
 ]
 LOCAL_HOSTS = {"127.0.0.1", None}  # None: data: and blob: URLs
 DECK = "[data-testid='stDeckGlJsonChart']"
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _other_database(url: str, name: str) -> str:
@@ -270,23 +267,92 @@ def test_pages_say_what_to_run_when_the_database_is_empty(loaded: str, fresh_app
     assert "`twin db up` and then `twin load maribor`" in app.info[0].value
 
 
+@pytest.fixture
+def markup_in_data(loaded: str) -> Iterator[str]:
+    """Put Markdown into names, notes and provenance read by the pages; restore them after."""
+    with connect(loaded) as conn:
+        municipality = conn.execute("SELECT ob_id, name FROM twin.municipality").fetchall()
+        derived = conn.execute(
+            "SELECT id, name, geometry_note FROM twin.districts WHERE approximate ORDER BY name"
+        ).fetchall()
+        conn.execute("UPDATE twin.municipality SET name = name || ' ' || %s", [MARKUP])
+        conn.execute(
+            "UPDATE twin.districts SET geometry_note = %s WHERE approximate", [f"note {MARKUP}"]
+        )
+        conn.execute("UPDATE twin.districts SET name = %s WHERE id = %s", [MARKUP, derived[0][0]])
+        conn.execute(
+            "INSERT INTO twin.datasets (name, title, table_name, file, sha256, row_count, source,"
+            " licence, attribution) VALUES ('markup', %(m)s, 'roads', 'markup.csv',"
+            " repeat('0', 64), 1, %(m)s, %(m)s, %(m)s)",
+            {"m": MARKUP},
+        )
+    try:
+        yield loaded
+    finally:
+        with connect(loaded) as conn:
+            conn.execute("DELETE FROM twin.datasets WHERE name = 'markup'")
+            conn.cursor().executemany(
+                "UPDATE twin.municipality SET name = %s WHERE ob_id = %s",
+                [(name, ob_id) for ob_id, name in municipality],
+            )
+            conn.cursor().executemany(
+                "UPDATE twin.districts SET name = %s, geometry_note = %s WHERE id = %s",
+                [(name, note, district_id) for district_id, name, note in derived],
+            )
+
+
+def _shows_markup_as_text(markdown: str) -> bool:
+    """Render Markdown as a CommonMark/GFM renderer would: is MARKUP there as plain text?"""
+    html = MarkdownIt("commonmark").enable(["table", "strikethrough"]).render(markdown)
+    for markup in ["<img", "<a ", "<strong>bold", "<em>bold", "<em>it"]:
+        assert markup not in html, html
+    return MARKUP in html  # MARKUP has no character that HTML would escape
+
+
+@pytest.mark.usefixtures("markup_in_data", "fresh_app")
+def test_markdown_in_the_data_is_shown_as_written() -> None:
+    overview = _run("app.py")
+    assert not overview.exception
+    assert not overview.error
+    # the municipality's name, the derived shapes' note, the roads' attribution
+    assert _shows_markup_as_text(overview.subheader[0].value)
+    assert _shows_markup_as_text(overview.warning[0].value)
+    assert _shows_markup_as_text(overview.caption[-1].value)
+    for element in [*overview.markdown, *overview.caption, *overview.warning]:
+        _shows_markup_as_text(element.value)
+
+    sources = _run("views/sources.py")
+    assert not sources.exception
+    assert not sources.error
+    # a district's name and the note in the text, the dataset's strings in the table's cells
+    (derived,) = [md.value for md in sources.markdown if "approximate" in md.value]
+    assert _shows_markup_as_text(derived)
+    assert derived.count("!") == derived.count("\\!") == 2
+    table = sources.table[0].value
+    (row,) = table[table["File"] == "markup\\.csv"].to_dict("records")
+    for column in ["Layer", "Source", "Licence", "Attribution"]:
+        assert _shows_markup_as_text(row[column]), column
+    for column in ["Layer", "Table", "File", "Source", "Licence", "Attribution"]:
+        for cell in table[column]:
+            _shows_markup_as_text(cell)
+
+
 # --- the app in a real browser ----------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def app_url(loaded: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Serve app.py on a free port of 127.0.0.1 against the loaded test database."""
+@contextmanager
+def _serve(url: str, log_path: Path) -> Iterator[str]:
+    """Serve app.py on a free port of 127.0.0.1 against the database at ``url``."""
     port = _free_port()
-    log_path = tmp_path_factory.mktemp("streamlit") / "streamlit.log"
     cmd = [
         sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"),
         "--server.address", "127.0.0.1", "--server.port", str(port),
         "--server.headless", "true", "--browser.gatherUsageStats", "false",
     ]  # fmt: skip
-    url = f"http://127.0.0.1:{port}/"
+    app = f"http://127.0.0.1:{port}/"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            cmd, cwd=REPO, env={**os.environ, "TWIN_DATABASE_URL": loaded}, stdout=log, stderr=log
+            cmd, cwd=REPO, env={**os.environ, "TWIN_DATABASE_URL": url}, stdout=log, stderr=log
         )
         try:
             deadline = time.monotonic() + 30
@@ -294,7 +360,7 @@ def app_url(loaded: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[s
                 if proc.poll() is not None:
                     pytest.fail(f"streamlit exited: {log_path.read_text(errors='replace')}")
                 try:
-                    health = url + "_stcore/health"
+                    health = app + "_stcore/health"
                     with urllib.request.urlopen(health, timeout=2) as response:  # noqa: S310 - http on 127.0.0.1
                         if response.status == 200:
                             break
@@ -303,7 +369,7 @@ def app_url(loaded: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[s
                 if time.monotonic() > deadline:
                     pytest.fail(f"streamlit did not start: {log_path.read_text(errors='replace')}")
                 time.sleep(0.2)
-            yield url
+            yield app
         finally:
             proc.terminate()
             try:
@@ -314,10 +380,27 @@ def app_url(loaded: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[s
 
 
 @pytest.fixture(scope="module")
+def app_url(loaded: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """Serve app.py against the loaded test database (one server for the module)."""
+    with _serve(loaded, tmp_path_factory.mktemp("streamlit") / "streamlit.log") as app:
+        yield app
+
+
+def _no_browser(reason: str) -> NoReturn:
+    """Skip a browser test, or fail it where CI sets TWIN_REQUIRE_BROWSER=1."""
+    if os.environ.get("TWIN_REQUIRE_BROWSER") == "1":
+        pytest.fail(f"{reason}; TWIN_REQUIRE_BROWSER=1 requires the browser tests", pytrace=False)
+    pytest.skip(f"{reason} (set TWIN_REQUIRE_BROWSER=1 to fail instead of skipping)")
+
+
+@pytest.fixture(scope="module")
 def browser():
-    sync_api = pytest.importorskip("playwright.sync_api")
+    try:
+        from playwright import sync_api
+    except ImportError:
+        _no_browser("playwright is not installed: run `scripts/setup.sh test`")
     if not CHROMIUM.exists():
-        pytest.skip(f"{CHROMIUM} is not installed")
+        _no_browser(f"{CHROMIUM} is not installed: run `scripts/setup.sh test`")
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         yield browser
@@ -434,5 +517,46 @@ def test_sources_page_lists_every_layer_with_its_licence(
     for title in datasets["title"]:
         assert title in text
     assert page.locator("[data-testid='stException']").count() == 0
+    assert visit.outside == []
+    assert visit.errors == []
+
+
+def _no_markup_from_data(main) -> bool:
+    """Say whether the page drew no image or emphasis out of MARKUP.
+
+    A bare URL in the text still becomes a link (Streamlit's GFM autolinks it after the
+    escapes are read), but only to itself: it shows the URL as written and fetches nothing.
+    """
+    emphasis = set(main.locator("strong, em").all_inner_texts())
+    links = main.locator("a[href*='example.com']").all_inner_texts()
+    return (
+        main.locator("img").count() == 0
+        and not {"bold", "it"} & emphasis
+        and set(links) <= {"http://example.com/a.png"}
+    )
+
+
+@pytest.mark.browser
+def test_markdown_in_the_data_stays_text_in_the_browser(
+    visit: Visit, markup_in_data: str, tmp_path: Path
+) -> None:
+    page = visit.page
+    with _serve(markup_in_data, tmp_path / "streamlit.log") as app:
+        page.goto(app)
+        main = page.locator("[data-testid='stMain']")
+        page.locator(f"{DECK} canvas").first.wait_for(timeout=30_000)
+        page.get_by_text(f"derives one (note {MARKUP})").wait_for(timeout=30_000)
+        text = main.inner_text()
+        assert f"Mestna občina Maribor {MARKUP}:" in text
+        assert MARKUP in page.locator("[data-testid='stCaptionContainer']").last.inner_text()
+        assert _no_markup_from_data(main)
+        page.get_by_role("link", name="Data & sources").click()
+        table = page.locator("[data-testid='stTable']")
+        table.wait_for(timeout=30_000)
+        assert table.inner_text().count(MARKUP) == 4  # title, source, licence, attribution
+        derived = main.get_by_text("district polygons are approximate").inner_text()
+        assert derived.count(MARKUP) == 2  # a name and the note
+        assert _no_markup_from_data(main)
+        assert page.locator("[data-testid='stException']").count() == 0
     assert visit.outside == []
     assert visit.errors == []

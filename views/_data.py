@@ -5,6 +5,8 @@ Nothing here computes anything: each function calls into ``twin`` and caches the
 
 from __future__ import annotations
 
+import re
+import string
 from typing import NoReturn
 
 import geopandas as gpd
@@ -18,6 +20,24 @@ from twin.scene import road_frame
 from twin.sources import SETUP_HINT, dataset_frame
 
 TTL = "5m"  # the twin's base layers change only when someone runs `twin load`
+
+#: Every ASCII punctuation character: CommonMark lets a backslash escape any of them, and
+#: escaping all of them also disarms Streamlit's own directives (``:material/…:``,
+#: ``:red[…]``, emoji shortcodes, ``$…$`` math) and GFM's bare-URL autolinks.
+_MARKDOWN_SPECIAL = re.compile(f"([{re.escape(string.punctuation)}])")
+
+
+def md_escape(value: object) -> str:
+    """Return ``value`` as Markdown that Streamlit shows as the literal text.
+
+    Every string read from the database (names, titles, notes, sources, licences) goes
+    through this before it reaches ``st.markdown``, ``st.subheader``, ``st.warning``,
+    ``st.caption`` or a cell of ``st.table``, all of which interpret Markdown: an image in a
+    name would make the browser fetch it from elsewhere, and ``_`` or ``*`` would mangle it.
+    Line breaks become spaces, so a value cannot start a block of its own.
+    """
+    text = " ".join(str(value).splitlines())
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", text)
 
 
 @st.cache_resource

@@ -15,7 +15,8 @@ except TwinError as exc:
     _data.stop_not_ready(exc)
 
 boundary = municipality.iloc[0]
-st.subheader(f"Mestna občina {boundary['name']}: mestne četrti and krajevne skupnosti")
+name = _data.md_escape(boundary["name"])
+st.subheader(f"Mestna občina {name}: mestne četrti and krajevne skupnosti")
 
 map_column, legend_column = st.columns([3, 1])
 with map_column:
@@ -28,10 +29,11 @@ with legend_column:
     st.html(legend_html(districts, municipality, roads, datasets))
     approximate = districts[districts["approximate"]]
     if len(approximate):
-        kinds = ", ".join(sorted(set(approximate["kind_label"])))
+        kinds = ", ".join(_data.md_escape(kind) for kind in sorted(set(approximate["kind_label"])))
+        note = _data.md_escape(approximate["geometry_note"].iloc[0])
         st.warning(
             f"**{len(approximate)} approximate shapes** ({kinds}). There is no official "
-            f"polygon, so the project derives one ({approximate['geometry_note'].iloc[0]}) "
+            f"polygon, so the project derives one ({note}) "
             "and flags it synthetic. The official areas come from GURS.",
             icon=":material/warning:",
         )
@@ -55,4 +57,4 @@ st.dataframe(
         "geometry_note": st.column_config.TextColumn("Shape", width="large"),
     },
 )
-st.caption("  \n".join(attributions(datasets, MAP_TABLES)))
+st.caption("  \n".join(_data.md_escape(line) for line in attributions(datasets, MAP_TABLES)))

@@ -29,9 +29,13 @@ labels = {
     "synthetic": "Synthetic",
     "loaded_at": "Loaded at",
 }
+# st.table renders every cell as Markdown: the text columns from the database are escaped
+text_columns = ["title", "table_name", "file", "source", "licence", "attribution"]
+shown = datasets[list(labels)].assign(
+    **{column: datasets[column].map(_data.md_escape) for column in text_columns}
+)
 st.table(
-    datasets[list(labels)]
-    .rename(columns=labels)
+    shown.rename(columns=labels)
     .style.hide(axis="index")
     .format({"Loaded at": "{:%Y-%m-%d %H:%M %Z}", "Rows in table": "{}"})
 )
@@ -39,7 +43,9 @@ st.table(
 derived = districts[districts["synthetic"] | districts["approximate"]]
 if len(derived):
     st.subheader("Shapes derived by the project")
+    names = ", ".join(derived["name"].map(_data.md_escape))
+    note = _data.md_escape(derived["geometry_note"].iloc[0])
     st.markdown(
         f"**{len(derived)}** district polygons are approximate and flagged synthetic "
-        f"({', '.join(derived['name'])}): {derived['geometry_note'].iloc[0]}."
+        f"({names}): {note}."
     )
