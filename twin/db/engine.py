@@ -15,6 +15,7 @@ from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from twin._errors import ConfigError, DatabaseError, tool_message
 from twin.config import Settings, get_settings
+from twin.db._sql import sql_text
 
 MIN_POSTGIS_MAJOR = 3
 
@@ -140,10 +141,10 @@ def postgis_version(conn: psycopg.Connection) -> str:
     DatabaseError
         When PostGIS is missing and cannot be created, or is older than 3.
     """
-    row = conn.execute("SELECT extversion FROM pg_extension WHERE extname = 'postgis'").fetchone()
+    row = conn.execute(sql_text("postgis_version")).fetchone()
     if row is None:
         try:
-            conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+            conn.execute(sql_text("create_postgis"))
         except psycopg.Error as exc:
             conn.rollback()
             raise DatabaseError(
@@ -151,9 +152,7 @@ def postgis_version(conn: psycopg.Connection) -> str:
                 f"({exc.diag.message_primary}); "
                 "ask its administrator to run CREATE EXTENSION postgis"
             ) from exc
-        row = conn.execute(
-            "SELECT extversion FROM pg_extension WHERE extname = 'postgis'"
-        ).fetchone()
+        row = conn.execute(sql_text("postgis_version")).fetchone()
     version = str(row[0]) if row else "0"
     if int(version.split(".", 1)[0]) < MIN_POSTGIS_MAJOR:
         raise DatabaseError(f"PostGIS {version} is too old: twin needs PostGIS 3 or newer")

@@ -11,6 +11,7 @@ from psycopg import sql
 
 from twin._errors import DatabaseError, DataFileError, SetupError, tool_message
 from twin.config import Settings, get_settings
+from twin.db._sql import sql_text
 from twin.db.cluster import LocalCluster
 from twin.db.engine import (
     connect,
@@ -51,7 +52,7 @@ def migrate(url: str | None = None) -> None:
 def _ensure_database(cluster: LocalCluster) -> None:
     with connect(cluster.url("postgres"), autocommit=True) as conn:
         exists = conn.execute(
-            "SELECT 1 FROM pg_database WHERE datname = %s", [cluster.settings.database]
+            sql_text("database_exists"), {"name": cluster.settings.database}
         ).fetchone()
         if exists is None:
             conn.execute(
@@ -110,21 +111,15 @@ def status(settings: Settings | None = None) -> DatabaseStatus:
             return DatabaseStatus(url=where, own_cluster=True, running=False)
     url = database_url(settings)
     with connect(url) as conn:
-        pg = conn.execute("SHOW server_version").fetchone()
-        gis = conn.execute(
-            "SELECT extversion FROM pg_extension WHERE extname = 'postgis'"
-        ).fetchone()
-        rev = None
-        if conn.execute("SELECT to_regclass('twin.alembic_version')").fetchone() != (None,):
-            rev_row = conn.execute("SELECT version_num FROM twin.alembic_version").fetchone()
-            rev = rev_row[0] if rev_row else None
+        row = conn.execute(sql_text("status")).fetchone()
+    postgresql, postgis, revision = row if row else (None, None, None)
     return DatabaseStatus(
         url=describe_url(url),
         own_cluster=own,
         running=True,
-        postgresql=pg[0] if pg else None,
-        postgis=gis[0] if gis else None,
-        revision=rev,
+        postgresql=postgresql,
+        postgis=postgis,
+        revision=revision,
     )
 
 
@@ -197,10 +192,7 @@ def restore(path: Path, settings: Settings | None = None) -> None:
 
 def server_versions(conn: psycopg.Connection) -> dict[str, str]:
     """Return PostgreSQL, PostGIS, GEOS and PROJ versions of the connected server."""
-    row = conn.execute(
-        "SELECT current_setting('server_version'), postgis_lib_version(), "
-        "postgis_geos_version(), postgis_proj_version()"
-    ).fetchone()
+    row = conn.execute(sql_text("server_versions")).fetchone()
     if row is None:  # pragma: no cover - a SELECT without FROM always returns a row
         raise DatabaseError("the server returned no version row")
     return dict(zip(("PostgreSQL", "PostGIS", "GEOS", "PROJ"), map(str, row), strict=True))

@@ -18,8 +18,6 @@ from twin.load import catalog
 from twin.load._read import sha256
 from twin.load._stage import MergeReport, first_unfit, merge, stage, strip_json_nulls
 
-_LOCK = "SELECT pg_advisory_xact_lock(hashtext('twin.load'))"
-
 
 def read_all(data_dir: Path, progress: Progress | None = None) -> dict[str, pd.DataFrame]:
     """Read and validate every shipped file; nothing touches the database yet."""
@@ -89,7 +87,7 @@ def load(
         table = "datasets"
         try:
             with connect(url) as conn, conn.transaction():
-                conn.execute(_LOCK)
+                conn.execute(sql_text("load_lock"))
                 for table, frame in frames.items():
                     _check_fits(conn, data_dir, table, frame)
                     columns = [c for c in frame.columns if c != catalog.DATASET_COLUMN]
