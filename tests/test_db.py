@@ -17,6 +17,7 @@ from twin import ConfigError, DatabaseError, DataFileError, SetupError, db
 from twin.config import Settings, get_settings
 from twin.db.cluster import LocalCluster
 from twin.db.engine import describe_url, libpq_env
+from twin.db.manage import head_revision
 
 
 def twin_cli(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -53,7 +54,7 @@ def test_status_reports_versions_as_json(cli_env) -> None:
     status = json.loads(done.stdout)
     assert status["running"] is True
     assert status["postgis"].startswith("3.")
-    assert status["revision"] == "0001"
+    assert status["revision"] == head_revision()
     assert "***" in status["url"]  # the password is never printed by status
 
 
@@ -86,7 +87,7 @@ def test_external_database_is_migrated(db_url: str, cli_env) -> None:
     assert up.returncode == 0, up.stderr
     status = json.loads(twin_cli(cli_env, "db", "status", "--json").stdout)
     assert status["own_cluster"] is False
-    assert status["revision"] == "0001"
+    assert status["revision"] == head_revision()
 
 
 def test_external_database_without_postgis_is_explained(cli_env) -> None:
@@ -231,7 +232,9 @@ def test_migrations_go_down_and_up_again() -> None:
         command.downgrade(cfg, "base")
     db.migrate(url)
     with db.connect(url) as conn:
-        assert conn.execute("SELECT version_num FROM twin.alembic_version").fetchone() == ("0001",)
+        assert conn.execute("SELECT version_num FROM twin.alembic_version").fetchone() == (
+            head_revision(),
+        )
 
 
 def test_server_on_another_port_is_explained_not_waited_for() -> None:

@@ -37,6 +37,19 @@ class DatabaseStatus:
     revision: str | None = None
 
 
+def head_revision() -> str:
+    """Return the newest migration's revision id."""
+    from alembic.config import Config  # noqa: PLC0415 - Alembic is only needed to migrate
+    from alembic.script import ScriptDirectory  # noqa: PLC0415
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    head = ScriptDirectory.from_config(cfg).get_current_head()
+    if head is None:  # pragma: no cover - the package ships its migrations
+        raise SetupError(f"no migrations found in {MIGRATIONS}")
+    return head
+
+
 def migrate(url: str | None = None) -> None:
     """Apply every pending Alembic migration to the database at ``url``."""
     from alembic import command  # noqa: PLC0415 - Alembic is only needed to migrate
