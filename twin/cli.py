@@ -121,6 +121,32 @@ def load_maribor(
     out.print(table)
 
 
+@app.command("synth")
+def synth(
+    seed: Annotated[int, typer.Option(help="Seed: the same seed gives the same city.")] = 1,
+    scale: Annotated[
+        float, typer.Option(help="1 = Maribor; below 1 a thinner city; above 1 tiled copies.")
+    ] = 1.0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Generate the labelled synthetic city (buildings, streets, lights, population grid, …)."""
+    from twin.synth.city import synthesize  # noqa: PLC0415
+
+    report = synthesize(seed=seed, scale=scale, progress=None if as_json else err)
+    if as_json:
+        sys.stdout.write(json.dumps(report.__dict__, ensure_ascii=False) + "\n")
+        return
+    table = Table(title=f"twin synth --seed {seed} --scale {scale:g} (synthetic)")
+    table.add_column("table")
+    table.add_column("rows", justify="right")
+    for name, count in report.counts.items():
+        table.add_row(name, str(count))
+    out.print(table)
+    out.print(Text(f"content hash {report.content_hash}"))
+    for name, path in report.rasters.items():
+        out.print(Text(f"{name} raster: {path}"))
+
+
 @serve_app.command("app")
 def serve_app_cmd(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8501,

@@ -84,6 +84,16 @@ def first_unfit(
     return None
 
 
+def copy_rows(conn: psycopg.Connection, target: sql.Composable, frame: pd.DataFrame) -> None:
+    """COPY ``frame`` into ``target`` (columns by name; geometries as EWKB in EPSG:3794)."""
+    if frame.empty:
+        return
+    columns = sql.SQL(", ").join(map(sql.Identifier, frame.columns))
+    copy = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(target, columns)
+    with conn.cursor().copy(copy) as cp:
+        cp.write(_csv(frame))
+
+
 def stage(conn: psycopg.Connection, table: str, frame: pd.DataFrame) -> None:
     """Create a temporary copy of ``twin.<table>`` (no constraints) and COPY ``frame`` in."""
     stage_id = sql.Identifier(stage_name(table))
@@ -92,10 +102,7 @@ def stage(conn: psycopg.Connection, table: str, frame: pd.DataFrame) -> None:
             stage_id, sql.Identifier(SCHEMA, table)
         )
     )
-    columns = sql.SQL(", ").join(map(sql.Identifier, frame.columns))
-    copy = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(stage_id, columns)
-    with conn.cursor().copy(copy) as cp:
-        cp.write(_csv(frame))
+    copy_rows(conn, stage_id, frame)
 
 
 def strip_json_nulls(conn: psycopg.Connection, table: str, columns: tuple[str, ...]) -> None:

@@ -1,0 +1,1 @@
+"""The synthetic city: seeded, reproducible layers that no open data provides."""
