@@ -52,7 +52,8 @@ class Base:
         boundary = read_frame("synth_municipality", url)
         if boundary.empty or boundary["geometry"].isna().all():
             raise DatabaseError(
-                "the real Maribor layers are not loaded: run `twin load maribor` before `twin synth`"
+                "the real Maribor layers are not loaded: "
+                "run `twin load maribor` before `twin synth`"
             )
         municipality = shapely.from_wkb(bytes(boundary["geometry"].iloc[0]))
         return cls(
