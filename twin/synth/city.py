@@ -7,8 +7,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import psycopg
+import shapely
 from psycopg import sql
 from rich.console import Console
 from rich.progress import Progress
@@ -90,12 +92,47 @@ def synthesize(
                 frames[table].append(frame)
             bar.advance(task)
         bar.update(task, description="writing to PostGIS")
-        report = _write(
-            ctx, {t: pd.concat(f, ignore_index=True) for t, f in frames.items() if f}, url
-        )
+        tables = {t: pd.concat(f, ignore_index=True) for t, f in frames.items() if f}
+        if scale > 1:
+            tables = tile(tables, copies=round(scale), width=_tile_width(ctx))
+        report = _write(ctx, tables, url)
         report.rasters = {k: str(v) for k, v in ctx.rasters.items()}
         bar.advance(task)
     return report
+
+
+#: Tiled copies shift integer ids by this much per copy.
+TILE_ID_STEP = 10_000_000
+
+
+def _tile_width(ctx: SynthContext) -> float:
+    """East-west shift between tiled copies: the city's width plus 1 km, in whole 100 m."""
+    west, _, east, _ = ctx.base.municipality.bounds
+    return float(np.ceil((east - west + 1_000) / 100) * 100)
+
+
+def tile(tables: dict[str, pd.DataFrame], copies: int, width: float) -> dict[str, pd.DataFrame]:
+    """Repeat the generated city ``copies`` times side by side (for benchmarks at scale).
+
+    Copy ``k`` is shifted ``k * width`` metres east; integer ids move by ``TILE_ID_STEP``,
+    text ids get a ``~k`` suffix, population cells keep their 100 m alignment.
+    """
+    tiled = {}
+    for table, frame in tables.items():
+        parts = [frame]
+        for k in range(1, copies):
+            part = frame.copy()
+            shift = np.array([k * width, 0.0])
+            part["geom"] = shapely.transform(part["geom"].to_numpy(), lambda xy, d=shift: xy + d)
+            if table == "population_grid":
+                part["cell_id"] = part["cell_id"] + round(k * width / 100) * population.ID_STRIDE
+            elif pd.api.types.is_string_dtype(part["id"]):
+                part["id"] = part["id"] + f"~{k}"
+            else:
+                part["id"] = part["id"] + k * TILE_ID_STEP
+            parts.append(part)
+        tiled[table] = pd.concat(parts, ignore_index=True)
+    return tiled
 
 
 def _write(ctx: SynthContext, frames: dict[str, pd.DataFrame], url: str | None) -> SynthReport:
