@@ -32,6 +32,9 @@ PEOPLE_PER_BUILDING = 2.0
 #: Half-width of the real roads' carriageway by OSM class (m); others get the default.
 ROAD_HALF_WIDTH = {"primary": 9.0, "trunk": 9.0, "secondary": 8.0, "tertiary": 7.0}
 ROAD_HALF_WIDTH_DEFAULT = 5.5
+#: Buildings still farther than this from any street get a driveway (m), of this half-width.
+DRIVEWAY_FROM_M = 50.0
+DRIVEWAY_HALF_WIDTH_M = 2.5
 #: Plots whose centre is farther than this from a real road get a local street (m).
 NEEDS_STREET_M = 50.0
 #: Distance (m) over which the preference for plots near statistical-unit points decays.
@@ -205,61 +208,59 @@ def _footprints(ctx: SynthContext, chosen: gpd.GeoDataFrame, attrs: pd.DataFrame
     return np.asarray(shapely.box(left, bottom, right, top))
 
 
-def _segments(far: pd.DataFrame, *, vertical: bool) -> pd.DataFrame:
-    """Return the lattice stretch nearest to each plot along one direction, and its distance."""
-    own, other = ("i", "j") if vertical else ("j", "i")
-    idx, cross = far[own].to_numpy(), far[other].to_numpy()
-    offset = idx % BLOCK_PLOTS
-    line = np.where(offset == BLOCK_PLOTS - 1, idx + 1, idx - offset)
-    distance = np.abs(line - (idx + 0.5)) * PLOT_M
-    return pd.DataFrame(
-        {"vertical": vertical, "line": line, "block": cross // BLOCK_PLOTS, "distance": distance}
+def _lattice_lines(seg: pd.DataFrame, origin: tuple[float, float]) -> np.ndarray:
+    """Return the 90 m lattice stretches ``(vertical, line, block)`` as LineStrings."""
+    x0, y0 = origin
+    span = BLOCK_PLOTS * PLOT_M
+    vertical = seg["vertical"].to_numpy(bool)
+    fixed = np.where(vertical, x0, y0) + seg["line"].to_numpy() * PLOT_M
+    start = np.where(vertical, y0, x0) + seg["block"].to_numpy() * span
+    end = start + span
+    xs, ys = np.where(vertical, fixed, start), np.where(vertical, start, fixed)
+    xe, ye = np.where(vertical, fixed, end), np.where(vertical, end, fixed)
+    return np.asarray(
+        shapely.linestrings(np.stack([np.column_stack([xs, ys]), np.column_stack([xe, ye])], 1))
     )
 
 
 def _local_streets(
     ctx: SynthContext,
-    chosen: gpd.GeoDataFrame,
+    points: np.ndarray,
     origin: tuple[float, float],
     obstacles: np.ndarray,
 ) -> tuple[pd.DataFrame, np.ndarray]:
-    """Lattice stretches next to every building that has no real road within ~50 m.
+    """Return a lattice stretch next to each of ``points`` (buildings far from real roads).
 
-    Each such building gets the nearest stretch of the street lattice; when that stretch
-    would cross a facility's footprint (``obstacles``), the nearest stretch in the other
-    direction instead.
+    Each point lies in a 90 m lattice block; of the block's four edges it gets the nearest
+    one that stays inside the municipality and clear of the facilities' footprints
+    (``obstacles``), so it is at most ~45 m from a street.
     """
     x0, y0 = origin
-    far = chosen[chosen["road_m"] > NEEDS_STREET_M]
-    along_x, along_y = _segments(far, vertical=True), _segments(far, vertical=False)
-    first_x = along_x["distance"].to_numpy() <= along_y["distance"].to_numpy()
-    first = pd.concat([along_x[first_x], along_y[~first_x]]).sort_index()
-    second = pd.concat([along_y[first_x], along_x[~first_x]]).sort_index()
-    span = BLOCK_PLOTS * PLOT_M
-
-    def lines_of(seg: pd.DataFrame) -> np.ndarray:
-        fixed = np.where(seg["vertical"], x0, y0) + seg["line"].to_numpy() * PLOT_M
-        start = np.where(seg["vertical"], y0, x0) + seg["block"].to_numpy() * span
-        end = start + span
-        xs, ys = np.where(seg["vertical"], fixed, start), np.where(seg["vertical"], start, fixed)
-        xe, ye = np.where(seg["vertical"], fixed, end), np.where(seg["vertical"], end, fixed)
-        return np.asarray(
-            shapely.linestrings(
-                np.stack([np.column_stack([xs, ys]), np.column_stack([xe, ye])], axis=1)
-            )
-        )
-
+    fx = (shapely.get_x(points) - x0) / PLOT_M
+    fy = (shapely.get_y(points) - y0) / PLOT_M
+    bi, bj = np.floor(fx / BLOCK_PLOTS), np.floor(fy / BLOCK_PLOTS)
+    candidates = [
+        (True, bi * BLOCK_PLOTS, bj, fx - bi * BLOCK_PLOTS),
+        (True, (bi + 1) * BLOCK_PLOTS, bj, (bi + 1) * BLOCK_PLOTS - fx),
+        (False, bj * BLOCK_PLOTS, bi, fy - bj * BLOCK_PLOTS),
+        (False, (bj + 1) * BLOCK_PLOTS, bi, (bj + 1) * BLOCK_PLOTS - fy),
+    ]
     tree = shapely.STRtree(shapely.buffer(obstacles, 3.5))
-    blocked = np.zeros(len(first), dtype=bool)
-    blocked[tree.query(lines_of(first), predicate="intersects")[0]] = True
-    seg = pd.concat([first[~blocked], second[blocked]], ignore_index=True)
-    seg = seg[["vertical", "line", "block"]].drop_duplicates().reset_index(drop=True)
-    lines = lines_of(seg)
-    keep = shapely.covered_by(lines, ctx.base.municipality)
-    clear = np.ones(len(lines), dtype=bool)
-    clear[tree.query(lines, predicate="intersects")[0]] = False
-    keep &= clear
-    return seg[keep].reset_index(drop=True), lines[keep]
+    frames, distances = [], []
+    for vertical, line, block, distance in candidates:  # the four edges of a block
+        seg = pd.DataFrame({"vertical": vertical, "line": line.astype(int),
+                            "block": block.astype(int)})  # fmt: skip
+        lines = _lattice_lines(seg, origin)
+        usable = shapely.covered_by(lines, ctx.base.municipality)
+        usable[tree.query(lines, predicate="intersects")[0]] = False
+        frames.append(seg)
+        distances.append(np.where(usable, distance, np.inf))
+    best = np.argmin(np.column_stack(distances), axis=1)
+    found = np.isfinite(np.column_stack(distances).min(axis=1))
+    rows = np.arange(len(points))
+    seg = pd.concat([frames[k].iloc[rows[(best == k) & found]] for k in range(len(candidates))])
+    seg = seg.drop_duplicates().reset_index(drop=True)
+    return seg, _lattice_lines(seg, origin)
 
 
 def _name_streets(
@@ -293,6 +294,57 @@ def _name_streets(
         group_names.update(zip(part["street_no"], picks, strict=True))
     streets["name"] = streets["street_no"].map(group_names)
     return streets
+
+
+def _driveways(
+    ctx: SynthContext, buildings: gpd.GeoDataFrame, streets: gpd.GeoDataFrame
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """Connect buildings still far from any street by a short driveway to the nearest one.
+
+    A driveway takes the name of the street it joins. Generated buildings in its way are
+    dropped (their people go to the settlement's other buildings).
+    """
+    named = pd.concat(
+        [
+            pd.DataFrame({"name": streets["name"], "geometry": streets.geometry.to_numpy()}),
+            pd.DataFrame({"name": ctx.base.roads["name"],
+                          "geometry": ctx.base.roads.geometry.to_numpy()}),
+        ],
+        ignore_index=True,
+    )  # fmt: skip
+    shapes = buildings.geometry.to_numpy()
+    (b_idx, s_idx), dist = shapely.STRtree(named["geometry"].to_numpy()).query_nearest(
+        shapes, return_distance=True, all_matches=False
+    )
+    far = dist > DRIVEWAY_FROM_M
+    if not far.any():
+        return buildings, streets
+    owner, street = b_idx[far], s_idx[far]
+    ends = shapely.get_coordinates(
+        shapely.shortest_line(shapes[owner], named["geometry"].to_numpy()[street])
+    ).reshape(-1, 2, 2)
+    # Start a metre off the facade, so that the driveway reaches the building without crossing it.
+    step = (ends[:, 1] - ends[:, 0]) / np.linalg.norm(ends[:, 1] - ends[:, 0], axis=1)[:, None]
+    ends[:, 0] += step
+    ways = shapely.linestrings(ends)
+    settlement_names = ctx.base.settlements.set_index("na_mid")["name"]
+    way_names = named["name"].to_numpy()[street]
+    na_mid = buildings["na_mid"].to_numpy()[owner]
+    fallback = pd.Series(na_mid).map(settlement_names).to_numpy()
+    driveways = gpd.GeoDataFrame(
+        {"vertical": False, "line": -1, "na_mid": na_mid,
+         "name": np.where(pd.isna(way_names), fallback, way_names)},
+        geometry=ways, crs=STORAGE_CRS,
+    )  # fmt: skip
+    hit_way, hit_building = shapely.STRtree(shapes).query(
+        shapely.buffer(ways, DRIVEWAY_HALF_WIDTH_M), predicate="intersects"
+    )
+    generated = buildings["facility_id"].isna().to_numpy()
+    in_way = hit_building[(hit_building != owner[hit_way]) & generated[hit_building]]
+    keep = np.ones(len(buildings), dtype=bool)
+    keep[in_way] = False
+    buildings = buildings[keep].reset_index(drop=True)
+    return buildings, pd.concat([streets, driveways], ignore_index=True)
 
 
 def _addresses(
@@ -368,7 +420,15 @@ def generate(ctx: SynthContext) -> dict[str, pd.DataFrame]:
     plots = plots.drop(index=np.unique(hit)).reset_index(drop=True)
     chosen = _choose(ctx, plots)
     attrs = _attributes(ctx, chosen)
-    seg, lines = _local_streets(ctx, chosen, origin, facilities.geometry.to_numpy())
+    far_plots = chosen.loc[chosen["road_m"] > NEEDS_STREET_M].geometry.centroid.to_numpy()
+    fac_points = facilities.geometry.centroid.to_numpy()
+    (fac_idx, _), fac_road = shapely.STRtree(ctx.base.roads.geometry.to_numpy()).query_nearest(
+        fac_points, return_distance=True, all_matches=False
+    )
+    far_fac = fac_points[fac_idx[fac_road > NEEDS_STREET_M]]
+    seg, lines = _local_streets(
+        ctx, np.concatenate([far_plots, far_fac]), origin, facilities.geometry.to_numpy()
+    )
     streets = _name_streets(ctx, seg, lines, plots)
 
     # Facility buildings: their plot's settlement and district by the nearest plot.
@@ -415,6 +475,7 @@ def generate(ctx: SynthContext) -> dict[str, pd.DataFrame]:
     )  # fmt: skip
     buildings = gpd.GeoDataFrame(pd.concat([fac, gen], ignore_index=True), geometry="geometry",
                                  crs=STORAGE_CRS)  # fmt: skip
+    buildings, streets = _driveways(ctx, buildings, streets)
     footprint = shapely.area(buildings.geometry.to_numpy())
     buildings["floor_area_m2"] = (footprint * buildings["floors"]).round(1)
     buildings["height_m"] = (buildings["floors"] * 3.0 + 1.0).astype(float)
