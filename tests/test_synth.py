@@ -228,8 +228,8 @@ def test_synth_needs_the_real_layers_first(cli_env, db_url: str) -> None:
         conn.execute("CREATE DATABASE twin_empty")
     empty = db_url.rsplit("/", 1)[0] + "/twin_empty"
     cli_env["TWIN_DATABASE_URL"] = empty
-    assert subprocess.run([sys.executable, "-m", "twin.cli", "db", "up"], env=cli_env,
-                          capture_output=True, check=False, timeout=120).returncode == 0  # fmt: skip
+    up = [sys.executable, "-m", "twin.cli", "db", "up"]
+    assert subprocess.run(up, env=cli_env, capture_output=True, check=False).returncode == 0
     done = subprocess.run(
         [sys.executable, "-m", "twin.cli", "synth", "--scale", "0.01"],
         env=cli_env, capture_output=True, text=True, check=False, timeout=120,
