@@ -496,6 +496,8 @@ def generate(ctx: SynthContext) -> dict[str, pd.DataFrame]:
     )
     table["source"] = buildings["source"].fillna(table["source"]).to_numpy()
     table["licence"] = buildings["licence"].fillna(table["licence"]).to_numpy()
+    # Later generators (telecom: each building's fiber) update these rows in place.
+    ctx.layers["buildings_table"] = table
     street_rows = ctx.provenance(
         pd.DataFrame({"id": np.arange(1, len(streets) + 1), "name": streets["name"],
                       "na_mid": streets["na_mid"], "geom": streets.geometry.to_numpy()}),

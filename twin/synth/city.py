@@ -20,7 +20,17 @@ from twin.config import get_settings
 from twin.db._sql import sql_text
 from twin.db.engine import connect
 from twin.load._stage import copy_rows
-from twin.synth import buildings, lights, population, terrain
+from twin.synth import (
+    amenities,
+    brownfields,
+    buildings,
+    lights,
+    population,
+    sensors,
+    telecom,
+    terrain,
+    traffic_lights,
+)
 from twin.synth._context import Base, SynthContext
 
 #: Generators in the order they run; each may use what the earlier ones produced.
@@ -29,6 +39,11 @@ GENERATORS: tuple[tuple[str, Callable[[SynthContext], dict[str, pd.DataFrame]]],
     ("buildings", buildings.generate),
     ("population", population.generate),
     ("lights", lights.generate),
+    ("telecom", telecom.generate),
+    ("amenities", amenities.generate),
+    ("traffic_lights", traffic_lights.generate),
+    ("brownfields", brownfields.generate),
+    ("sensors", sensors.generate),
 )
 #: Tables written by ``twin synth`` (their synthetic rows are replaced on every run).
 TABLES = ("local_streets", "buildings", "assets", "population_grid")
