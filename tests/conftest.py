@@ -110,13 +110,17 @@ TWIN_TABLES = (*TABLE_KEYS, "datasets")
 
 
 def db_state(url: str) -> dict[str, list[tuple[str, str]]]:
-    """Return every twin row's identity and row version (xmin): equal states = nothing changed."""
+    """Return every real twin row's identity and version (xmin): equal states = nothing changed.
+
+    The synthetic layers' entries in ``twin.datasets`` belong to ``twin synth`` and are left out.
+    """
     from twin import db
 
     with db.connect(url) as conn:
         return {
             table: conn.execute(
-                f"SELECT ctid::text, xmin::text FROM twin.{table} ORDER BY ctid"
+                f"SELECT ctid::text, xmin::text FROM twin.{table} "
+                f"{'WHERE NOT synthetic' if table == 'datasets' else ''} ORDER BY ctid"
             ).fetchall()
             for table in TWIN_TABLES
         }

@@ -238,3 +238,13 @@ def test_synth_needs_the_real_layers_first(cli_env, db_url: str) -> None:
     assert done.stderr.strip().splitlines() == [
         "error: the real Maribor layers are not loaded: run `twin load maribor` before `twin synth`"
     ]
+
+
+def test_generated_layers_are_listed_as_synthetic_sources(city) -> None:
+    rows = query(
+        city["url"],
+        "SELECT d.table_name, d.row_count, d.synthetic FROM twin.datasets d "
+        "WHERE d.name LIKE 'synth_%%' ORDER BY 1",
+    )
+    counts = city["report"].counts
+    assert [(t, n, True) for t, n in sorted(counts.items())] == rows
