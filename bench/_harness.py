@@ -75,6 +75,9 @@ class Result:
         Timings of the baseline; None when the row has no baseline.
     notes
         What each side really does, sanity figures (row counts), caveats.
+    peak_rss_mib
+        Largest peak resident set size of ours over the timed runs, in MiB, when ours ran
+        in a process of its own; None when not measured.
     """
 
     workload: str
@@ -82,6 +85,7 @@ class Result:
     baseline: str = "—"
     baseline_timing: Timing | None = None
     notes: str = ""
+    peak_rss_mib: float | None = None
 
     @property
     def ratio(self) -> float | None:

@@ -106,8 +106,8 @@ def table(results: Sequence[Result]) -> str:
     """Return the results as a markdown table (median, with the fastest run in brackets)."""
     lines = [
         "| workload | ours median (s) | baseline | baseline median (s) | ratio ours/baseline "
-        "| notes |",
-        "|---|---:|---|---:|---:|---|",
+        "| ours peak RSS (MiB) | notes |",
+        "|---|---:|---|---:|---:|---:|---|",
     ]
     for r in results:
         ours = f"{_seconds(r.ours.median)} (min {_seconds(r.ours.min)})"
@@ -116,7 +116,8 @@ def table(results: Sequence[Result]) -> str:
         else:
             base = f"{_seconds(r.baseline_timing.median)} (min {_seconds(r.baseline_timing.min)})"
         ratio = "—" if r.ratio is None else f"{r.ratio:.2f}"
-        cells = [r.workload, ours, r.baseline, base, ratio, r.notes]
+        peak = "—" if r.peak_rss_mib is None else f"{r.peak_rss_mib:.0f}"
+        cells = [r.workload, ours, r.baseline, base, ratio, peak, r.notes]
         lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
     return "\n".join(lines)
 
@@ -151,6 +152,9 @@ def markdown(
         f"- repetitions: {repeat} timed per side (`TWIN_BENCH_REPEAT`), after {warmup} untimed "
         "warm-up run(s); figures are wall-clock seconds, median with the fastest run in brackets",
         "- ratio: ours median / baseline median (below 1 means ours is faster)",
+        "- ours peak RSS: the largest peak resident set size of ours over the timed runs, where "
+        "ours runs as a process of its own (`ru_maxrss` of that child); the database server's "
+        "memory is not included",
         "",
         "## Machine",
         "",
