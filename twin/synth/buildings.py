@@ -1,9 +1,9 @@
 """Buildings and local streets of the synthetic city.
 
 The municipality is cut into a lattice of 30 m plots. Plots near the real roads' carriageway,
-outside the municipality, or under a real facility are excluded; each settlement then gets
-about one building per two inhabitants (the Slovenian cadastre's ratio), drawn among its plots
-with a preference for plots near the GURS statistical-unit points, where people actually live.
+in the Drava, outside the municipality, or under a real facility are excluded; each settlement
+then gets about one building per two inhabitants (the Slovenian cadastre's ratio), drawn among its
+plots with a preference for plots near the GURS statistical-unit points, where people actually live.
 A footprint stays at least 4 m inside its plot, so no two buildings overlap and none touches
 a street drawn on the plot edges. Where no real road is within ~50 m, the nearest 90 m stretch
 of the plot lattice becomes a local street, named from the settlement's GURS street names.
@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from twin.synth import terrain
 from twin.synth._context import STORAGE_CRS, SynthContext
 
 GENERATOR = "buildings"
@@ -35,6 +36,8 @@ ROAD_HALF_WIDTH_DEFAULT = 5.5
 #: Buildings still farther than this from any street get a driveway (m), of this half-width.
 DRIVEWAY_FROM_M = 50.0
 DRIVEWAY_HALF_WIDTH_M = 2.5
+#: Half-width of the Drava's bed, kept free of buildings (m).
+RIVER_HALF_WIDTH_M = 70.0
 #: Plots whose centre is farther than this from a real road get a local street (m).
 NEEDS_STREET_M = 50.0
 #: Distance (m) over which the preference for plots near statistical-unit points decays.
@@ -74,6 +77,9 @@ def _plots(ctx: SynthContext) -> gpd.GeoDataFrame:
     hit = shapely.STRtree(carriageway).query(plots.geometry.to_numpy(), predicate="intersects")
     clear = np.ones(len(plots), dtype=bool)
     clear[hit[0]] = False
+    # Nothing is built in the Drava: its approximate course (as the terrain models it).
+    river = shapely.buffer(shapely.linestrings(terrain.DRAVA), RIVER_HALF_WIDTH_M)
+    clear &= ~shapely.intersects(river, plots.geometry.to_numpy())
     plots = plots[clear].reset_index(drop=True)
     plots.attrs["origin"] = (x0, y0)
     return plots
