@@ -131,6 +131,18 @@ def test_real_facilities_become_municipal_buildings_with_their_names(city) -> No
     linked, matching = rows[0]
     assert linked >= 150
     assert matching == linked
+    homeless = query(
+        city["url"],
+        "SELECT count(*) FROM twin.facilities f WHERE NOT EXISTS (SELECT 1 FROM twin.buildings b "
+        "WHERE b.facility_id = f.id OR f.id = ANY(string_to_array(b.other_facility_ids, ';')))",
+    )
+    assert homeless == [(0,)]  # co-located facilities share their host's building
+    addressed = query(
+        city["url"],
+        "SELECT count(*) FILTER (WHERE b.address = f.address), count(*) FROM twin.buildings b "
+        "JOIN twin.facilities f ON f.id = b.facility_id WHERE f.address IS NOT NULL",
+    )
+    assert addressed[0][0] == addressed[0][1] > 0
 
 
 def test_generated_rows_are_labelled(city) -> None:

@@ -44,6 +44,8 @@ NEEDS_STREET_M = 50.0
 SETTLED_DECAY_M = 110.0
 #: Radius of the city core around MČ Center (m): taller, mixed-use blocks.
 CORE_RADIUS_M = 1_300.0
+#: A facility without a footprint of its own is housed by a facility building this close (m).
+CO_LOCATED_M = 40.0
 #: Footprint side (m) of the municipal buildings by facility kind.
 FACILITY_SIDE_M = {"school": 24.0, "kindergarten": 16.0, "care_home": 22.0, "polling_station": 12.0}
 ENERGY_CLASSES = np.array(["A", "B", "C", "D", "E", "F", "G"])
@@ -148,6 +150,26 @@ def _facility_buildings(ctx: SynthContext) -> gpd.GeoDataFrame:
     result = facilities.iloc[keep].copy()
     result["geometry"] = gpd.GeoSeries(chosen, index=result.index, crs=STORAGE_CRS)
     return result.reset_index(drop=True)
+
+
+def _co_located(every: gpd.GeoDataFrame, placed: gpd.GeoDataFrame) -> np.ndarray:
+    """Return, per placed facility building, the ids of the facilities it also houses.
+
+    Facilities that could not get a footprint of their own (a polling station in a school, a
+    kindergarten unit in the same building) belong to the nearest placed building within
+    ``CO_LOCATED_M``; their ids are joined with ``;``.
+    """
+    others = every[~every["id"].isin(placed["id"])]
+    hosted = np.full(len(placed), None, dtype=object)
+    if others.empty:
+        return hosted
+    (o_idx, p_idx) = shapely.STRtree(placed.geometry.to_numpy()).query_nearest(
+        others.geometry.to_numpy(), max_distance=CO_LOCATED_M, all_matches=False
+    )
+    pairs = pd.DataFrame({"host": p_idx, "id": others["id"].to_numpy()[o_idx]})
+    joined = pairs.groupby("host")["id"].agg(lambda ids: ";".join(sorted(ids)))
+    hosted[joined.index.to_numpy(dtype=int)] = joined.to_numpy()
+    return hosted
 
 
 def _choose(ctx: SynthContext, plots: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -449,6 +471,8 @@ def generate(ctx: SynthContext) -> dict[str, pd.DataFrame]:
     fac = pd.DataFrame(
         {
             "name": facilities["name"].to_numpy(),
+            "real_address": facilities["address"].to_numpy(),
+            "other_facility_ids": _co_located(ctx.base.facilities, facilities),
             "use": "public",
             "floors": np.where(facilities["kind"].to_numpy() == "school", 3, 2),
             "year_built": 1975,
@@ -489,6 +513,9 @@ def generate(ctx: SynthContext) -> dict[str, pd.DataFrame]:
     xy = np.column_stack([centres.x, centres.y])
     buildings["base_m"] = ctx.elevation(xy).round(1) if ctx.elevation else 0.0
     buildings = pd.concat([buildings, _addresses(ctx, buildings, streets)], axis=1)
+    # The real facilities keep their real address where the source gives one.
+    real = buildings.pop("real_address")
+    buildings["address"] = real.where(real.notna(), buildings["address"])
     buildings["population"] = _allocate(ctx, buildings)
     buildings["fiber"] = "none"
     buildings["id"] = np.arange(1, len(buildings) + 1)

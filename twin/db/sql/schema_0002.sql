@@ -34,6 +34,7 @@ CREATE TABLE twin.buildings (
     population   integer NOT NULL DEFAULT 0 CHECK (population >= 0),
     fiber        text NOT NULL DEFAULT 'none' CHECK (fiber IN ('ftth', 'other', 'none')),
     facility_id  text,
+    other_facility_ids text,
     synthetic    boolean NOT NULL DEFAULT true,
     generator    text,
     seed         integer,
@@ -42,6 +43,8 @@ CREATE TABLE twin.buildings (
     geom         geometry(Polygon, 3794) NOT NULL CHECK (ST_IsValid(geom))
 );
 COMMENT ON TABLE twin.buildings IS 'Building footprints (LoD1: footprint, floors, height).';
+COMMENT ON COLUMN twin.buildings.other_facility_ids IS
+    'Further real facilities housed in this building (e.g. a polling station in a school), ;-separated.';
 
 CREATE TABLE twin.assets (
     id        text PRIMARY KEY,
