@@ -14,7 +14,7 @@ import rasterio
 import shapely
 from conftest import DATA_DIR, db_state
 
-from twin import db
+from twin import ConfigError, db
 from twin.synth.buildings import _integer_split
 from twin.synth.city import synthesize, tile
 from twin.synth.terrain import elevation_model
@@ -260,3 +260,13 @@ def test_generated_layers_are_listed_as_synthetic_sources(city) -> None:
     )
     counts = city["report"].counts
     assert [(t, n, True) for t, n in sorted(counts.items())] == rows
+
+
+@pytest.mark.parametrize(
+    ("seed", "scale", "message"),
+    [(1, 0.0, "must be a positive number"), (1, float("nan"), "must be a positive number"),
+     (1, 1.5, "must be a whole number"), (-1, 1.0, "--seed must be")],
+)  # fmt: skip
+def test_bad_seed_or_scale_is_refused(seed: int, scale: float, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        synthesize(seed=seed, scale=scale, url="postgresql://unused@127.0.0.1:1/none")

@@ -95,8 +95,14 @@ def synthesize(
     DatabaseError
         When the real layers are not loaded, or the write fails (then nothing changed).
     """
-    if not scale > 0:
+    if not scale > 0 or not np.isfinite(scale):
         raise ConfigError(f"--scale must be a positive number, got {scale}")
+    if scale > 1 and not float(scale).is_integer():
+        raise ConfigError(
+            f"--scale above 1 repeats the whole city, so it must be a whole number, got {scale}"
+        )
+    if seed < 0:
+        raise ConfigError(f"--seed must be a whole number ≥ 0, got {seed}")
     raster_dir = raster_dir or get_settings().cluster_dir / "rasters"
     with Progress(console=progress, transient=True, disable=progress is None) as bar:
         task = bar.add_task("synthesising Maribor", total=len(GENERATORS) + 1)
