@@ -57,7 +57,10 @@ USE_SHARES = (
 #: Districts with the city's industrial zones (Tezno, the former TAM and Metalna sites).
 INDUSTRIAL_DISTRICTS = ("Tezno", "Brezje-Dogoše-Zrkovci")
 #: Share of apartment blocks among buildings in the core and in the other urban districts.
-BLOCK_SHARE = {"core": 0.8, "urban": 0.15}
+BLOCK_SHARE = {"core": 0.35, "urban": 0.06}
+#: Share of the other residential plots that hold an outbuilding (garage, shed; nobody lives
+#: there): the cadastre's one building per two inhabitants counts them too.
+OUTBUILDING_SHARE = {"core": 0.05, "urban": 0.40, "rural": 0.50}
 
 
 def _plots(ctx: SynthContext) -> gpd.GeoDataFrame:
@@ -203,14 +206,20 @@ def _attributes(ctx: SynthContext, chosen: gpd.GeoDataFrame) -> pd.DataFrame:
     )
     block_share = pd.Series(zone).map(BLOCK_SHARE).fillna(0.0).to_numpy()
     block = rng.random(n) < block_share
+    shed_share = pd.Series(zone).map(OUTBUILDING_SHARE).fillna(0.0).to_numpy()
+    use = np.where((use == "residential") & ~block & (rng.random(n) < shed_share),
+                   "outbuilding", use)  # fmt: skip
     floors = np.where(
-        zone == "core", rng.integers(3, 8, n),
-        np.where(block, rng.integers(3, 11, n), rng.integers(1, 3, n)),
+        block, rng.integers(3, 9, n),
+        np.where(zone == "core", rng.integers(2, 5, n), rng.integers(1, 3, n)),
     )  # fmt: skip
     floors = np.where(use == "industrial", rng.integers(1, 3, n), floors)
+    floors = np.where(use == "outbuilding", 1, floors)
     small = use == "residential"
     side_lo = np.where(block | ~small, 15.0, 9.0)
     side_hi = np.where(block | ~small, PLOT_M - 2 * MARGIN_M, 14.0)
+    side_lo = np.where(use == "outbuilding", 4.0, side_lo)
+    side_hi = np.where(use == "outbuilding", 8.0, side_hi)
     width = rng.uniform(side_lo, side_hi)
     depth = rng.uniform(side_lo, side_hi)
     year = np.where(
@@ -273,7 +282,8 @@ def _local_streets(
         (False, bj * BLOCK_PLOTS, bi, fy - bj * BLOCK_PLOTS),
         (False, (bj + 1) * BLOCK_PLOTS, bi, (bj + 1) * BLOCK_PLOTS - fy),
     ]
-    tree = shapely.STRtree(shapely.buffer(obstacles, 3.5))
+    river = shapely.buffer(shapely.linestrings(terrain.DRAVA), RIVER_HALF_WIDTH_M)
+    tree = shapely.STRtree([*shapely.buffer(obstacles, 3.5), river])
     frames, distances = [], []
     for vertical, line, block, distance in candidates:  # the four edges of a block
         seg = pd.DataFrame({"vertical": vertical, "line": line.astype(int),

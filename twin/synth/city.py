@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -101,9 +102,23 @@ def synthesize(
         raise ConfigError(
             f"--scale above 1 repeats the whole city, so it must be a whole number, got {scale}"
         )
-    if seed < 0:
-        raise ConfigError(f"--seed must be a whole number ≥ 0, got {seed}")
+    if not 0 <= seed <= MAX_SEED:
+        raise ConfigError(f"--seed must be a whole number from 0 to {MAX_SEED}, got {seed}")
     raster_dir = raster_dir or get_settings().cluster_dir / "rasters"
+    raster_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=".synth-", dir=raster_dir) as staging:
+        report = _synthesize(seed, scale, url, Path(staging), progress)
+        # Only a committed city replaces the rasters of the previous one.
+        for name, path in list(report.rasters.items()):
+            final = raster_dir / Path(path).name
+            Path(path).replace(final)
+            report.rasters[name] = str(final)
+    return report
+
+
+def _synthesize(
+    seed: int, scale: float, url: str | None, raster_dir: Path, progress: Console | None
+) -> SynthReport:
     with Progress(console=progress, transient=True, disable=progress is None) as bar:
         task = bar.add_task("synthesising Maribor", total=len(GENERATORS) + 1)
         ctx = SynthContext(seed=seed, scale=scale, base=Base.read(url), raster_dir=raster_dir)
@@ -123,6 +138,8 @@ def synthesize(
     return report
 
 
+#: Largest seed (stored in an integer column).
+MAX_SEED = 2**31 - 1
 #: Tiled copies shift integer ids by this much per copy.
 TILE_ID_STEP = 10_000_000
 

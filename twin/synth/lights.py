@@ -1,7 +1,8 @@
 """Street lights along every lit road, at a spacing by road class.
 
 Real OSM roads tagged ``lit=yes`` are lit; untagged roads are lit inside the mestne četrti and
-when they are main roads; ``lit=no`` stays dark. Every generated local street is lit. Lamps
+when they are main roads; ``lit=no`` stays dark. Generated streets are lit in the mestne
+četrti and partly in the villages; driveways are not. Lamps
 stand beside the carriageway, alternating sides, with a type (sodium, metal halide, LED), power,
 pole height, install year and a telemanagement flag drawn by class and age.
 """
@@ -24,6 +25,8 @@ CLASSES = {
 }  # fmt: skip
 OTHER = (40.0, (6.0, 8.0), 5.0)
 MAIN = {"primary", "trunk", "secondary", "tertiary"}
+#: Share of the generated village streets (outside the mestne četrti) that are lit.
+RURAL_STREETS_LIT = 0.4
 #: Lamps installed from this year on are mostly LED (Maribor's retrofit); share of LED then.
 LED_FROM, LED_SHARE = 2012, 0.85
 #: Share of sodium among the older lamps (the rest metal halide).
@@ -44,11 +47,17 @@ def _lit_lines(ctx: SynthContext) -> pd.DataFrame:
     streets = ctx.layers.get("local_streets")
     if streets is None or streets.empty:
         return real
+    # Generated streets are lit in the mestne četrti and, in the villages, only partly;
+    # driveways (line -1) never.
+    shapes = streets.geometry.to_numpy()
+    in_city = shapely.intersects(shapes, mc)
+    rural_lit = ctx.rng(GENERATOR + ":streets").random(len(streets)) < RURAL_STREETS_LIT
+    lit_local = (streets["line"].to_numpy() != -1) & (in_city | rural_lit)
     local = pd.DataFrame(
         {
             "cls": "local",
-            "road": streets["name"].to_numpy(),
-            "geometry": streets.geometry.to_numpy(),
+            "road": streets["name"].to_numpy()[lit_local],
+            "geometry": shapes[lit_local],
         }
     )
     return pd.concat([real, local], ignore_index=True)
