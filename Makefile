@@ -3,7 +3,7 @@
 BIN := .venv/bin
 PORT ?= 8501
 
-.PHONY: setup setup-run setup-test setup-bench run db load test lint bench clean
+.PHONY: setup setup-run setup-test setup-bench run db load synth test lint bench clean
 
 # `setup` installs everything; each target below installs only what it needs.
 setup:
@@ -24,7 +24,10 @@ db: setup-run
 load: db
 	$(BIN)/twin load maribor
 
-run: load
+synth: load
+	$(BIN)/twin synth --seed 1 --unless-present
+
+run: synth
 	$(BIN)/twin serve app --port $(PORT)
 
 lint: setup-test

@@ -15,7 +15,7 @@ import shapely
 from conftest import DATA_DIR, db_state
 
 from twin import ConfigError, db
-from twin.synth.city import synthesize, tile
+from twin.synth.city import present, synthesize, tile
 from twin.synth.terrain import elevation_model
 
 SCALE = 0.05
@@ -267,3 +267,17 @@ def test_generated_layers_are_listed_as_synthetic_sources(city) -> None:
 def test_bad_seed_or_scale_is_refused(seed: int, scale: float, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         synthesize(seed=seed, scale=scale, url="postgresql://unused@127.0.0.1:1/none")
+
+
+def test_unless_present_skips_only_an_intact_city(city, tmp_path: Path) -> None:
+    url = city["url"]
+    synthesize(seed=1, scale=SCALE, url=url, raster_dir=tmp_path)
+    intact = present(1, SCALE, url)
+    assert intact is not None
+    assert intact.counts["buildings"] > 0
+    assert present(2, SCALE, url) is None
+    assert present(1, 1.0, url) is None
+    with db.connect(url) as conn:
+        conn.execute("UPDATE twin.buildings SET floors = floors + 1 WHERE id = 1")
+    assert present(1, SCALE, url) is None  # an edited city is regenerated
+    synthesize(seed=1, scale=SCALE, url=url, raster_dir=tmp_path)

@@ -128,11 +128,21 @@ def synth(
         float, typer.Option(help="1 = Maribor; below 1 a thinner city; above 1 tiled copies.")
     ] = 1.0,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    unless_present: Annotated[
+        bool,
+        typer.Option(
+            "--unless-present",
+            help="Do nothing when this seed's city is already in the database, unedited.",
+        ),
+    ] = False,
 ) -> None:
     """Generate the labelled synthetic city (buildings, streets, lights, population grid, …)."""
-    from twin.synth.city import synthesize  # noqa: PLC0415
+    from twin.synth.city import present, synthesize  # noqa: PLC0415
 
-    report = synthesize(seed=seed, scale=scale, progress=None if as_json else err)
+    report = present(seed, scale) if unless_present else None
+    if report is not None and not as_json:
+        err.print(Text(f"synthetic city of seed {seed} already present, unchanged"))
+    report = report or synthesize(seed=seed, scale=scale, progress=None if as_json else err)
     if as_json:
         sys.stdout.write(json.dumps(report.__dict__, ensure_ascii=False) + "\n")
         return

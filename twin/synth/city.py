@@ -138,6 +138,22 @@ def _synthesize(
     return report
 
 
+def present(seed: int, scale: float, url: str | None = None) -> SynthReport | None:
+    """Return the report of the city in the database if it is intact and from ``seed``/``scale``.
+
+    Intact means its rows still hash to what the last ``twin synth`` recorded, so nothing was
+    edited or deleted since. Returns None otherwise (or when no city was generated).
+    """
+    with connect(url) as conn:
+        last = conn.execute(sql_text("synth_last_run")).fetchone()
+        if last is None or last[0] != seed or last[1] != scale:
+            return None
+        row = conn.execute(sql_text("synth_content_hash")).fetchone()
+    if row is None or row[0] != last[2]:
+        return None
+    return SynthReport(seed=seed, scale=scale, content_hash=str(last[2]), counts=dict(last[3]))
+
+
 #: Largest seed (stored in an integer column).
 MAX_SEED = 2**31 - 1
 #: Tiled copies shift integer ids by this much per copy.
