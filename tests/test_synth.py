@@ -14,7 +14,7 @@ import rasterio
 import shapely
 from conftest import DATA_DIR, db_state
 
-from twin import ConfigError, db
+from twin import ConfigError, DatabaseError, db
 from twin.synth.city import present, synthesize, tile
 from twin.synth.terrain import elevation_model
 
@@ -281,3 +281,32 @@ def test_unless_present_skips_only_an_intact_city(city, tmp_path: Path) -> None:
         conn.execute("UPDATE twin.buildings SET floors = floors + 1 WHERE id = 1")
     assert present(1, SCALE, url) is None  # an edited city is regenerated
     synthesize(seed=1, scale=SCALE, url=url, raster_dir=tmp_path)
+
+
+def test_failed_write_changes_neither_database_nor_rasters(city, tmp_path: Path) -> None:
+    url = city["url"]
+    synthesize(seed=1, scale=SCALE, url=url, raster_dir=tmp_path)
+    rasters = {p.name: p.read_bytes() for p in tmp_path.glob("*.tif")}
+    (before,) = query(url, "SELECT md5(string_agg(md5(b::text), '' ORDER BY id)) "
+                           "FROM twin.buildings b")[0]  # fmt: skip
+    with db.connect(url) as conn:
+        conn.execute(
+            "CREATE FUNCTION twin.refuse() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'disk full (simulated)'; END $$"
+        )
+        conn.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON twin.population_grid "
+            "FOR EACH STATEMENT EXECUTE FUNCTION twin.refuse()"
+        )
+    try:
+        with pytest.raises(DatabaseError, match="previous synthetic city is unchanged"):
+            synthesize(seed=2, scale=SCALE, url=url, raster_dir=tmp_path)
+    finally:
+        with db.connect(url) as conn:
+            conn.execute("DROP TRIGGER refuse ON twin.population_grid")
+            conn.execute("DROP FUNCTION twin.refuse()")
+    (after,) = query(url, "SELECT md5(string_agg(md5(b::text), '' ORDER BY id)) "
+                          "FROM twin.buildings b")[0]  # fmt: skip
+    assert after == before
+    assert {p.name: p.read_bytes() for p in tmp_path.glob("*.tif")} == rasters
+    assert not list(tmp_path.glob(".synth-*"))  # the staging directory is gone
