@@ -16,7 +16,7 @@ import pandas as pd
 import shapely
 
 from twin.synth._context import STORAGE_CRS, SynthContext, asset_frame
-from twin.synth.buildings import CORE_RADIUS_M, ROAD_HALF_WIDTH, ROAD_HALF_WIDTH_DEFAULT
+from twin.synth.buildings import CORE_RADIUS_M, road_carriageways
 
 OSM_SOURCE = "OpenStreetMap (position) + generated attributes"
 OSM_LICENCE = "ODbL 1.0"
@@ -102,9 +102,7 @@ def road_lines(ctx: SynthContext, *, main: bool | None = True) -> gpd.GeoDataFra
 
 def carriageways(ctx: SynthContext) -> np.ndarray:
     """Carriageway polygons of the real roads and the generated local streets."""
-    roads = ctx.base.roads
-    widths = roads["highway"].map(ROAD_HALF_WIDTH).fillna(ROAD_HALF_WIDTH_DEFAULT).to_numpy()
-    real = shapely.buffer(roads.geometry.to_numpy(), widths)
+    real = road_carriageways(ctx.base.roads)
     streets = ctx.layers.get("local_streets")
     local = np.array([], dtype=object)
     if streets is not None and not streets.empty:

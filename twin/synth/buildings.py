@@ -63,6 +63,17 @@ BLOCK_SHARE = {"core": 0.35, "urban": 0.06}
 OUTBUILDING_SHARE = {"core": 0.05, "urban": 0.40, "rural": 0.50}
 
 
+def road_carriageways(roads: gpd.GeoDataFrame) -> np.ndarray:
+    """Return the real roads' carriageway polygons (half-width by OSM class)."""
+    widths = roads["highway"].map(ROAD_HALF_WIDTH).fillna(ROAD_HALF_WIDTH_DEFAULT).to_numpy()
+    return np.asarray(shapely.buffer(roads.geometry.to_numpy(), widths))
+
+
+def river_bed() -> shapely.Geometry:
+    """Return the Drava's bed (its approximate course, buffered), kept free of buildings."""
+    return shapely.buffer(shapely.linestrings(terrain.DRAVA), RIVER_HALF_WIDTH_M)
+
+
 def _plots(ctx: SynthContext) -> gpd.GeoDataFrame:
     """Return every 30 m plot inside the municipality, clear of the real roads."""
     west, south, east, north = ctx.base.municipality.bounds
@@ -76,15 +87,12 @@ def _plots(ctx: SynthContext) -> gpd.GeoDataFrame:
     inside = shapely.contains(ctx.base.municipality, boxes)
     plots = gpd.GeoDataFrame({"i": ii[inside], "j": jj[inside]}, geometry=boxes[inside],
                              crs=STORAGE_CRS)  # fmt: skip
-    roads = ctx.base.roads
-    widths = roads["highway"].map(ROAD_HALF_WIDTH).fillna(ROAD_HALF_WIDTH_DEFAULT).to_numpy()
-    carriageway = shapely.buffer(roads.geometry.to_numpy(), widths)
+    carriageway = road_carriageways(ctx.base.roads)
     hit = shapely.STRtree(carriageway).query(plots.geometry.to_numpy(), predicate="intersects")
     clear = np.ones(len(plots), dtype=bool)
     clear[hit[0]] = False
     # Nothing is built in the Drava: its approximate course (as the terrain models it).
-    river = shapely.buffer(shapely.linestrings(terrain.DRAVA), RIVER_HALF_WIDTH_M)
-    clear &= ~shapely.intersects(river, plots.geometry.to_numpy())
+    clear &= ~shapely.intersects(river_bed(), plots.geometry.to_numpy())
     plots = plots[clear].reset_index(drop=True)
     plots.attrs["origin"] = (x0, y0)
     return plots
@@ -124,9 +132,7 @@ def _label_plots(ctx: SynthContext, plots: gpd.GeoDataFrame) -> gpd.GeoDataFrame
 def _facility_buildings(ctx: SynthContext) -> gpd.GeoDataFrame:
     """Footprints at the real facilities: the largest square clear of roads and each other."""
     facilities = ctx.base.facilities
-    roads = ctx.base.roads
-    widths = roads["highway"].map(ROAD_HALF_WIDTH).fillna(ROAD_HALF_WIDTH_DEFAULT).to_numpy()
-    road_tree = shapely.STRtree(shapely.buffer(roads.geometry.to_numpy(), widths))
+    road_tree = shapely.STRtree(road_carriageways(ctx.base.roads))
     sides = facilities["kind"].map(FACILITY_SIDE_M).fillna(12.0).to_numpy()
     x, y = facilities.geometry.x.to_numpy(), facilities.geometry.y.to_numpy()
     shifts = np.array([[0, 0], [12, 0], [-12, 0], [0, 12], [0, -12],
@@ -282,8 +288,7 @@ def _local_streets(
         (False, bj * BLOCK_PLOTS, bi, fy - bj * BLOCK_PLOTS),
         (False, (bj + 1) * BLOCK_PLOTS, bi, (bj + 1) * BLOCK_PLOTS - fy),
     ]
-    river = shapely.buffer(shapely.linestrings(terrain.DRAVA), RIVER_HALF_WIDTH_M)
-    tree = shapely.STRtree([*shapely.buffer(obstacles, 3.5), river])
+    tree = shapely.STRtree([*shapely.buffer(obstacles, 3.5), river_bed()])
     frames, distances = [], []
     for vertical, line, block, distance in candidates:  # the four edges of a block
         seg = pd.DataFrame({"vertical": vertical, "line": line.astype(int),
