@@ -64,6 +64,10 @@ class Settings(BaseSettings):
         default_factory=lambda: _project_root() / "layers",
         description="Directory of the map-layer catalog (one TOML per layer).",
     )
+    assets_dir: Path = Field(
+        default_factory=lambda: _project_root() / "assets",
+        description="Directory of the asset-class catalog (one TOML per class).",
+    )
     pg_version: int = Field(default=15, description="PostgreSQL major version of the own cluster.")
 
 

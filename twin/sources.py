@@ -118,10 +118,13 @@ def read_geoframe(
 
 
 def _count_rows(conn: psycopg.Connection, tables: Iterable[str]) -> dict[str, int]:
-    """Count the rows of existing tables of schema ``twin`` in one query."""
+    """Count the rows of existing tables (``name`` in ``twin``, or ``schema.name``) at once."""
     parts = [
         sql.SQL(sql_text("count_rows")).format(
-            table_name=sql.Literal(name), table=sql.Identifier(SCHEMA, name)
+            table_name=sql.Literal(name),
+            table=sql.Identifier(*name.split(".", 1))
+            if "." in name
+            else sql.Identifier(SCHEMA, name),
         )
         for name in sorted(set(tables))
     ]

@@ -50,8 +50,14 @@ def head_revision() -> str:
     return head
 
 
-def migrate(url: str | None = None) -> None:
-    """Apply every pending Alembic migration to the database at ``url``."""
+def migrate(url: str | None = None) -> list[str]:
+    """Apply every pending Alembic migration, then create or extend the register tables.
+
+    Returns
+    -------
+    list of str
+        What the asset-class files changed in the register (see ``twin.register.schema``).
+    """
     from alembic import command  # noqa: PLC0415 - Alembic is only needed to migrate
     from alembic.config import Config  # noqa: PLC0415
 
@@ -60,6 +66,10 @@ def migrate(url: str | None = None) -> None:
     with engine(url or database_url()).begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
+    from twin.register import schema  # noqa: PLC0415 - imports the class catalog
+
+    with connect(url) as conn, conn.transaction():
+        return schema.sync(conn)
 
 
 def _ensure_database(cluster: LocalCluster) -> None:
@@ -141,7 +151,7 @@ def _client_tool(name: str, settings: Settings) -> str:
 
 
 def backup(path: Path, settings: Settings | None = None) -> None:
-    """Write the ``twin`` schema (data and migration state) to ``path`` with pg_dump.
+    """Write the ``twin`` and ``register`` schemas (data and migration state) to ``path`` with pg_dump.
 
     Raises
     ------
@@ -151,7 +161,7 @@ def backup(path: Path, settings: Settings | None = None) -> None:
     settings = settings or get_settings()
     dsn, env = libpq_env(database_url(settings))
     done = subprocess.run(
-        [_client_tool("pg_dump", settings), "--format=custom", "--schema=twin",
+        [_client_tool("pg_dump", settings), "--format=custom", "--schema=twin", "--schema=register",
          f"--file={path}", f"--dbname={dsn}"],
         capture_output=True, text=True, check=False, env=env,
     )  # fmt: skip
@@ -160,7 +170,7 @@ def backup(path: Path, settings: Settings | None = None) -> None:
 
 
 def restore(path: Path, settings: Settings | None = None) -> None:
-    """Replace the ``twin`` schema by the backup in ``path``, in one transaction.
+    """Replace the ``twin`` and ``register`` schemas by the backup in ``path``, in one transaction.
 
     The database and PostGIS are created first, so restoring into an empty cluster works;
     the old schema is dropped and the backup restored in a single transaction, then any
@@ -190,7 +200,8 @@ def restore(path: Path, settings: Settings | None = None) -> None:
     ) as script:  # fmt: skip
         done = subprocess.run(
             [_client_tool("psql", settings), "-X", "-q", "-v", "ON_ERROR_STOP=1",
-             "--single-transaction", "-c", "DROP SCHEMA IF EXISTS twin CASCADE",
+             "--single-transaction", "-c",
+             "DROP SCHEMA IF EXISTS register CASCADE; DROP SCHEMA IF EXISTS twin CASCADE",
              "-f", "-", f"--dbname={dsn}"],
             stdin=script.stdout, capture_output=True, text=True, check=False, env=env,
         )  # fmt: skip

@@ -132,7 +132,7 @@ def asset_frame(
     attrs: pd.DataFrame,
     names: pd.Series | None = None,
 ) -> pd.DataFrame:
-    """Build rows of ``twin.assets`` for one class: ids ``<class>:<n>``, attributes as JSON.
+    """Build register rows of one class: ids ``<class>:<n>``, one column per attribute.
 
     Parameters
     ----------
@@ -152,7 +152,7 @@ def asset_frame(
     Returns
     -------
     pandas.DataFrame
-        Columns of ``twin.assets``.
+        ``id``, ``class``, ``name``, ``geom``, provenance and the attribute columns.
     """
     count = len(attrs)
     frame = pd.DataFrame(
@@ -160,8 +160,8 @@ def asset_frame(
             "id": asset_class + ":" + pd.Series(np.arange(1, count + 1)).astype(str).str.zfill(6),
             "class": asset_class,
             "name": names.to_numpy() if names is not None else None,
-            "attrs": json_column(attrs.reset_index(drop=True)).to_numpy(),
             "geom": np.asarray(geoms),
         }
     )
+    frame = pd.concat([frame, attrs.reset_index(drop=True)], axis=1)
     return ctx.provenance(frame, generator)

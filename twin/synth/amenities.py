@@ -246,7 +246,7 @@ def _chargers(ctx: SynthContext, lots: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFra
         "operator": rng.choice(CHARGER_OPERATORS, n),
         "year": rng.integers(2014, 2026, n),
         "public": True,
-        "parking_lot_id": np.r_[np.full(n_real, None), chosen["id"].to_numpy()],
+        "parent_id": np.r_[np.full(n_real, None), chosen["id"].to_numpy()],
         "osm_id": osm_id,
     }
     return gpd.GeoDataFrame(attrs, geometry=points, crs=STORAGE_CRS), n_real

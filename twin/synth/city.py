@@ -22,6 +22,8 @@ from twin.config import get_settings
 from twin.db._sql import sql_text
 from twin.db.engine import connect
 from twin.load._stage import copy_rows
+from twin.register import bulk
+from twin.register.catalog import BOOKKEEPING, classes
 from twin.synth import (
     amenities,
     brownfields,
@@ -148,8 +150,8 @@ def present(seed: int, scale: float, url: str | None = None) -> SynthReport | No
         last = conn.execute(sql_text("synth_last_run")).fetchone()
         if last is None or last[0] != seed or last[1] != scale:
             return None
-        row = conn.execute(sql_text("synth_content_hash")).fetchone()
-    if row is None or row[0] != last[2]:
+        current = _register_hash(conn)
+    if current != last[2]:
         return None
     return SynthReport(seed=seed, scale=scale, content_hash=str(last[2]), counts=dict(last[3]))
 
@@ -190,11 +192,9 @@ def tile(tables: dict[str, pd.DataFrame], copies: int, width: float) -> dict[str
     return tiled
 
 
-#: Titles of the generated layers on the Data & sources page.
+#: Titles of the generated layers on the Data & sources page (register classes by their title).
 TITLES = {
     "local_streets": "Local streets (synthetic)",
-    "buildings": "Buildings: footprints, floors, use, population (synthetic)",
-    "assets": "Asset register: lights, mobile sites, fiber, sensors, containers, … (synthetic)",
     "population_grid": "Population grid, 100 m (synthetic, dasymetric)",
 }
 
@@ -203,11 +203,14 @@ def _register(
     conn: psycopg.Connection, ctx: SynthContext, counts: dict[str, int], content_hash: str
 ) -> None:
     """List each generated layer in ``twin.datasets``, flagged synthetic."""
+    known = classes()
     for table, rows in counts.items():
+        title = TITLES.get(table) or f"{known[table].title} (synthetic, register)"
         conn.execute(
             sql_text("synth_register"),
             {
-                "name": f"synth_{table}", "title": TITLES.get(table, table), "table": table,
+                "name": f"synth_{table}", "title": title,
+                "table": table if table in TWIN_TABLES else f"register.{table}",
                 "file": f"twin synth --seed {ctx.seed} --scale {ctx.scale:g}",
                 "sha256": hashlib.sha256(f"{table}:{content_hash}".encode()).hexdigest(),
                 "rows": rows, "source": SOURCE, "licence": LICENCE,
@@ -216,16 +219,87 @@ def _register(
         )  # fmt: skip
 
 
+#: Tables of schema twin that ``twin synth`` replaces (the rest goes to the register).
+TWIN_TABLES = ("local_streets", "population_grid")
+
+
+def register_frames(tables: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """Split the generated buildings and assets into one frame per register class.
+
+    Building ids become ``building:<n>``; columns a class does not declare (generator
+    internals such as ``zone``) are dropped.
+    """
+    known = classes()
+    frames: dict[str, pd.DataFrame] = {}
+    buildings = tables.get("buildings")
+    if buildings is not None:
+        buildings = buildings.assign(id="building:" + buildings["id"].astype(str).str.zfill(6))
+        frames["building"] = buildings
+    assets = tables.get("assets")
+    if assets is not None:
+        for name, part in assets.groupby("class", sort=True):
+            frames[str(name)] = part.drop(columns="class").dropna(axis=1, how="all")
+    unknown = set(frames) - set(known)
+    if unknown:
+        raise ConfigError(f"the synthetic city has classes without a class file: {sorted(unknown)}")
+    return {
+        name: frames[name][[c for c in known[name].columns if c in frames[name].columns]]
+        for name in frames
+    }
+
+
+def _register_hash(conn: psycopg.Connection) -> str:
+    """Hash of the synthetic register rows, without the columns the database maintains."""
+    parts = [
+        sql.SQL(
+            "SELECT coalesce(string_agg(md5((to_jsonb(t) - {bk})::text), '' ORDER BY t.id), '') "
+            "FROM {table} t WHERE t.synthetic"
+        ).format(
+            bk=sql.SQL("ARRAY[{}]::text[]").format(
+                sql.SQL(", ").join(map(sql.Literal, BOOKKEEPING))
+            ),
+            table=sql.Identifier("register", c.table),
+        )
+        for c in classes().values()
+    ]
+    row = conn.execute(
+        sql.SQL("SELECT md5(({}) || {})").format(
+            sql.SQL(" || ").join(sql.SQL("({})").format(p) for p in parts),
+            sql.SQL("({})").format(sql.SQL(sql_text("synth_content_hash"))),
+        )
+    ).fetchone()
+    return str(row[0]) if row else ""
+
+
+def content_hash(url: str | None = None) -> str:
+    """Content hash of the synthetic city now in the database."""
+    with connect(url) as conn:
+        return _register_hash(conn)
+
+
 def _write(ctx: SynthContext, frames: dict[str, pd.DataFrame], url: str | None) -> SynthReport:
+    register = register_frames(frames)
+    counts = {t: len(frames[t]) for t in TWIN_TABLES if t in frames}
     try:
         with connect(url) as conn, conn.transaction():
             conn.execute(sql_text("load_lock"))
+            conn.execute(
+                "SELECT set_config('twin.user', %s, true), set_config('twin.reason', %s, true)",
+                (f"twin synth --seed {ctx.seed}", "synthetic city"),
+            )
             conn.execute(sql_text("synth_clear"))
-            for table, frame in frames.items():
-                copy_rows(conn, sql.Identifier("twin", table), frame)
-            row = conn.execute(sql_text("synth_content_hash")).fetchone()
-            content_hash = str(row[0]) if row else ""
-            counts = {t: len(f) for t, f in frames.items()}
+            for table in TWIN_TABLES:
+                if table in frames:
+                    copy_rows(conn, sql.Identifier("twin", table), frames[table])
+            for name, asset_class in classes().items():
+                frame = register.get(name, pd.DataFrame({"id": pd.Series([], dtype=str)}))
+                bulk.stage(conn, asset_class, frame)
+                bulk.merge(
+                    conn, asset_class, list(frame.columns), sql.SQL("t.synthetic"), delete=True
+                )
+                if len(frame):
+                    counts[name] = len(frame)
+            content_hash = _register_hash(conn)
             _register(conn, ctx, counts, content_hash)
             conn.execute(
                 sql_text("synth_record_run"),

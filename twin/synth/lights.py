@@ -109,7 +109,7 @@ def generate(ctx: SynthContext) -> dict[str, pd.DataFrame]:
             "lamp_type": lamp, "power_w": power, "pole_height_m": rng.uniform(lo, hi).round(1),
             "install_year": year,
             "telemanaged": led & (year >= TELEMANAGED_FROM) & (rng.random(n) < TELEMANAGED_SHARE),
-            "road": lines["road"].to_numpy()[line], "road_class": cls, "state": "in_service",
+            "road": lines["road"].to_numpy()[line], "road_class": cls, "state": "active",
         }
     )  # fmt: skip
     frame = asset_frame(ctx, GENERATOR, ASSET_CLASS, points, attrs)

@@ -83,7 +83,9 @@ def _air(ctx: SynthContext, rng: np.random.Generator) -> tuple[np.ndarray, pd.Da
     attrs = pd.DataFrame(
         {
             "model": np.array([m[0] for m in AIR_MODELS])[model],
-            "pollutants": pd.Series(model).map({i: list(m[1]) for i, m in enumerate(AIR_MODELS)}),
+            "observed_properties": pd.Series(model).map(
+                {i: list(m[1]) for i, m in enumerate(AIR_MODELS)}
+            ),
             "owner": np.array([m[2] for m in AIR_MODELS])[model],
             "install_year": rng.integers(2018, 2026, n),
             "mounting_height_m": rng.uniform(2.5, 4.5, n).round(1),
@@ -142,7 +144,7 @@ def _noise(ctx: SynthContext, rng: np.random.Generator) -> tuple[np.ndarray, pd.
     return points, where.assign(
         model=rng.choice(NOISE_MODELS, n),
         iec_61672_class=rng.choice((1, 2), n, p=IEC_SHARE),
-        metrics=pd.Series([["LAeq", "LAmax", "LAmin"]] * n, dtype=object),
+        observed_properties=pd.Series([["LAeq", "LAmax", "LAmin"]] * n, dtype=object),
         install_year=rng.integers(2019, 2026, n),
         owner="Mestna občina Maribor",
         mounting_height_m=rng.uniform(3.5, 5.0, n).round(1),
@@ -185,7 +187,8 @@ def _parking(ctx: SynthContext, rng: np.random.Generator) -> tuple[np.ndarray, p
     )
     attrs = pd.DataFrame(
         {
-            "parking_lot_id": chosen["id"].to_numpy(),
+            "parent_id": chosen["id"].to_numpy(),
+            "observed_properties": "occupancy",
             "technology": tech,
             "spaces_monitored": chosen["capacity"].to_numpy(int),
             "install_year": rng.integers(2016, 2026, n),
@@ -203,11 +206,11 @@ def _fill_level(ctx: SynthContext, rng: np.random.Generator) -> tuple[np.ndarray
     n = len(chosen)
     attrs = pd.DataFrame(
         {
-            "container_id": chosen["id"].to_numpy(),
-            "fraction": chosen["fraction"].to_numpy(),
+            "parent_id": chosen["id"].to_numpy(),
+            "observed_properties": "fill_level",
             "technology": "ultrasonic",
             "battery_life_years": rng.choice((5, 7, 10), n),
-            "reporting_interval_min": rng.choice((60, 240, 720), n),
+            "reporting_interval_s": rng.choice((60, 240, 720), n) * 60,
             "install_year": rng.integers(2019, 2026, n),
             "operator": "Snaga d.o.o.",
             "zone": chosen["zone"].to_numpy(),
@@ -216,16 +219,28 @@ def _fill_level(ctx: SynthContext, rng: np.random.Generator) -> tuple[np.ndarray
     return chosen.geometry.to_numpy(), attrs
 
 
+#: Sensor kinds (register ``kind``), their makers and the random stream each draws from.
+KINDS = (
+    ("air_quality", _air, "air_quality_sensor"),
+    ("noise", _noise, "noise_sensor"),
+    ("traffic_count", _counters, "traffic_counter"),
+    ("parking_occupancy", _parking, "parking_sensor"),
+    ("fill_level", _fill_level, "fill_level_sensor"),
+)
+
+
 def generate(ctx: SynthContext) -> dict[str, pd.DataFrame]:
-    """Generate the sensors (see the module docstring); needs the amenities generator first."""
-    frames = []
-    for asset_class, make in (
-        ("air_quality_sensor", _air),
-        ("noise_sensor", _noise),
-        ("traffic_counter", _counters),
-        ("parking_sensor", _parking),
-        ("fill_level_sensor", _fill_level),
-    ):
-        points, attrs = make(ctx, ctx.rng(f"{GENERATOR}:{asset_class}"))
-        frames.append(asset_frame(ctx, GENERATOR, asset_class, points, attrs))
-    return {"assets": pd.concat(frames, ignore_index=True)}
+    """Generate the sensors (see the module docstring); needs the amenities generator first.
+
+    Every sensor is one register asset of class ``sensor``; ``kind`` says what it is and
+    ``parent_id`` names the parking lot or container it is mounted on.
+    """
+    points, attrs = [], []
+    for kind, make, stream in KINDS:
+        where, values = make(ctx, ctx.rng(f"{GENERATOR}:{stream}"))
+        points.append(np.asarray(where))
+        attrs.append(values.assign(kind=kind))
+    frame = pd.concat(attrs, ignore_index=True)
+    counters = frame["kind"] == "traffic_count"
+    frame.loc[counters, "observed_properties"] = "vehicle_count"
+    return {"assets": asset_frame(ctx, GENERATOR, "sensor", np.concatenate(points), frame)}

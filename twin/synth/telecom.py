@@ -170,7 +170,7 @@ def _site_attrs(ctx: SynthContext, sites: pd.DataFrame) -> pd.DataFrame:
          "bands": lists_from_flags(bands, BANDS), "sectors": sectors, "azimuths_deg": azimuths,
          "antenna_height_m": height.round(1), "mounting": mount,
          "commissioned_year": rng.integers(*COMMISSIONED, n), "upgraded_5g_year": upgraded,
-         "osm_id": sites["osm_id"], "zone": zone, "state": "in_service"}
+         "osm_id": sites["osm_id"], "zone": zone, "state": "active"}
     )  # fmt: skip
 
 
@@ -312,6 +312,6 @@ def generate(ctx: SynthContext) -> dict[str, pd.DataFrame]:
     frames = [
         site_frame,
         assets_of(ctx, GENERATOR, "fiber_segment", fiber),
-        assets_of(ctx, GENERATOR, "fiber_access_node", nodes),
+        assets_of(ctx, GENERATOR, "fiber_node", nodes),
     ]
     return {"assets": pd.concat(frames, ignore_index=True)}

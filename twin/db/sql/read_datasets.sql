@@ -1,4 +1,5 @@
--- Every loaded file with its provenance, and whether its target table exists in schema twin:
+-- Every loaded file with its provenance, and whether its target table exists (a name in schema
+-- twin, or schema.name for the register):
 -- only tables found here are counted, so a name from this table never reaches SQL unchecked.
 SELECT
     d.name,
@@ -14,7 +15,8 @@ SELECT
     EXISTS (
         SELECT 1
         FROM information_schema.tables AS t
-        WHERE t.table_schema = 'twin' AND t.table_name = d.table_name
+        WHERE (t.table_schema = 'twin' AND t.table_name = d.table_name)
+           OR (t.table_schema = 'register' AND 'register.' || t.table_name = d.table_name)
     ) AS table_exists
 FROM twin.datasets AS d
 ORDER BY d.table_name, d.name

@@ -1,5 +1,4 @@
--- Remove the previous synthetic city; real rows (synthetic = false) stay.
+-- Remove the previous synthetic layers of schema twin; real rows (synthetic = false) stay.
+-- (Register classes are merged by id instead, so an unchanged city writes no history.)
 DELETE FROM twin.population_grid WHERE synthetic;
-DELETE FROM twin.assets WHERE synthetic;
-DELETE FROM twin.buildings WHERE synthetic;
 DELETE FROM twin.local_streets WHERE synthetic;

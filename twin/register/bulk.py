@@ -1,0 +1,205 @@
+"""Bulk writes into register tables: stage a frame with COPY, then merge it in SQL.
+
+A merge inserts new ids, updates rows whose values differ (the database triggers bump the
+version and write the history) and, within a scope, deletes rows the frame no longer holds;
+rows that are equal are left alone, so replaying the same frame changes nothing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import psycopg
+from psycopg import sql
+
+from twin.load._stage import copy_rows
+from twin.register.catalog import LIST_SEPARATOR, AssetClass
+
+SCHEMA = "register"
+#: Geometries closer than this (m, Hausdorff) with the same vertex count count as unchanged.
+GEOMETRY_TOLERANCE_M = 0.001
+
+
+@dataclass(frozen=True)
+class MergeCounts:
+    """What a merge did (or would do) to one class table."""
+
+    inserted: int
+    updated: int
+    unchanged: int
+    deleted: int
+
+
+def stage_name(asset_class: AssetClass) -> str:
+    """Name of the temporary staging table of ``asset_class``."""
+    return f"_stage_{asset_class.name}"
+
+
+def list_text(values: pd.Series) -> pd.Series:
+    """Join list values (Python lists or arrays) with the list separator; keep text as is."""
+
+    def join(value: object) -> object:
+        if isinstance(value, list | tuple | np.ndarray):
+            return LIST_SEPARATOR.join(str(v) for v in value)
+        return value
+
+    if not len(values):
+        return values
+    is_list = values.map(lambda v: isinstance(v, list | tuple | np.ndarray))
+    if not is_list.any():
+        return values
+    return values.where(~is_list, values[is_list].map(join))
+
+
+def stage(conn: psycopg.Connection, asset_class: AssetClass, frame: pd.DataFrame) -> None:
+    """Create the temporary staging copy of ``register.<class>`` and COPY ``frame`` into it.
+
+    ``frame`` holds a subset of the class's columns (``geom`` as shapely, EPSG:3794).
+    """
+    frame = frame.copy()
+    for attribute in asset_class.attributes:
+        if attribute.name not in frame.columns:
+            continue
+        values = frame[attribute.name]
+        if attribute.type == "list":
+            frame[attribute.name] = list_text(values)
+        elif attribute.type == "integer":
+            frame[attribute.name] = pd.to_numeric(values).round().astype("Int64")
+        elif attribute.type == "boolean":
+            frame[attribute.name] = values.astype("boolean")
+    stage_id = sql.Identifier(stage_name(asset_class))
+    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(stage_id))
+    conn.execute(
+        sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT * FROM {} WITH NO DATA").format(
+            stage_id, sql.Identifier(SCHEMA, asset_class.table)
+        )
+    )
+    copy_rows(conn, stage_id, frame)
+    conn.execute(sql.SQL("CREATE INDEX ON {} (id)").format(stage_id))
+    conn.execute(sql.SQL("ANALYZE {}").format(stage_id))
+
+
+def _differs(columns: list[str]) -> sql.Composable:
+    """SQL condition: staged row ``s`` differs from stored row ``t`` in ``columns``."""
+    plain = [c for c in columns if c not in ("id", "geom")]
+    parts: list[sql.Composable] = []
+    if plain:
+        parts.append(
+            sql.SQL("({}) IS DISTINCT FROM ({})").format(
+                sql.SQL(", ").join(sql.Identifier("t", c) for c in plain),
+                sql.SQL(", ").join(sql.Identifier("s", c) for c in plain),
+            )
+        )
+    if "geom" in columns:
+        parts.append(
+            sql.SQL(
+                "NOT (t.geom = s.geom OR (ST_NPoints(t.geom) = ST_NPoints(s.geom) "
+                "AND GeometryType(t.geom) = GeometryType(s.geom) "
+                "AND ST_HausdorffDistance(t.geom, s.geom) < {}))"
+            ).format(sql.Literal(GEOMETRY_TOLERANCE_M))
+        )
+    return sql.SQL(" OR ").join(parts) if parts else sql.SQL("FALSE")
+
+
+def counts(conn: psycopg.Connection, asset_class: AssetClass, columns: list[str]) -> MergeCounts:
+    """Count what merging the staged rows would do (for dry runs), without writing."""
+    table = sql.Identifier(SCHEMA, asset_class.table)
+    stage_id = sql.Identifier(stage_name(asset_class))
+    row = conn.execute(
+        sql.SQL(
+            "SELECT count(*) FILTER (WHERE t.id IS NULL), "
+            "count(*) FILTER (WHERE t.id IS NOT NULL AND ({d})), "
+            "count(*) FILTER (WHERE t.id IS NOT NULL AND NOT ({d})) "
+            "FROM {s} s LEFT JOIN {t} t ON t.id = s.id"
+        ).format(d=_differs(columns), s=stage_id, t=table)
+    ).fetchone()
+    assert row is not None
+    return MergeCounts(inserted=row[0], updated=row[1], unchanged=row[2], deleted=0)
+
+
+def changed_ids(conn: psycopg.Connection, asset_class: AssetClass, columns: list[str]) -> set[str]:
+    """Ids of staged rows that exist and differ from the stored row."""
+    rows = conn.execute(
+        sql.SQL("SELECT s.id FROM {s} s JOIN {t} t ON t.id = s.id WHERE {d}").format(
+            s=sql.Identifier(stage_name(asset_class)),
+            t=sql.Identifier(SCHEMA, asset_class.table),
+            d=_differs(columns),
+        )
+    ).fetchall()
+    return {str(r[0]) for r in rows}
+
+
+def merge(
+    conn: psycopg.Connection,
+    asset_class: AssetClass,
+    columns: list[str],
+    owned: sql.Composable | None = None,
+    *,
+    delete: bool = False,
+) -> MergeCounts:
+    """Merge the staged rows into ``register.<class>`` (inside the caller's transaction).
+
+    Parameters
+    ----------
+    conn
+        Connection in the transaction of the whole write.
+    asset_class
+        Class of the staged rows.
+    columns
+        Columns the frame set (must include ``id``).
+    owned
+        Condition on the stored rows ``t`` this writer may change (e.g. ``t.synthetic``);
+        None means every row. A staged id that names a row outside it is left alone.
+    delete
+        Delete the owned rows whose id the frame lacks.
+
+    Returns
+    -------
+    MergeCounts
+        Rows inserted, updated, unchanged and deleted.
+    """
+    table = sql.Identifier(SCHEMA, asset_class.table)
+    stage_id = sql.Identifier(stage_name(asset_class))
+    cols = sql.SQL(", ").join(map(sql.Identifier, columns))
+    staged = sql.SQL(", ").join(sql.Identifier("s", c) for c in columns)
+    scope = owned if owned is not None else sql.SQL("TRUE")
+    deleted = 0
+    if delete:
+        deleted = conn.execute(
+            sql.SQL(
+                "DELETE FROM {t} t WHERE ({scope}) AND NOT EXISTS "
+                "(SELECT 1 FROM {s} s WHERE s.id = t.id)"
+            ).format(t=table, s=stage_id, scope=scope)
+        ).rowcount
+    settable = [c for c in columns if c != "id"]
+    updated = 0
+    if settable:
+        updated = conn.execute(
+            sql.SQL(
+                "UPDATE {t} t SET ({c}) = ROW({v}) FROM {s} s "
+                "WHERE t.id = s.id AND ({scope}) AND ({d})"
+            ).format(
+                scope=scope,
+                t=table,
+                c=sql.SQL(", ").join(map(sql.Identifier, settable)),
+                v=sql.SQL(", ").join(sql.Identifier("s", c) for c in settable),
+                s=stage_id,
+                d=_differs(columns),
+            )
+        ).rowcount
+    inserted = conn.execute(
+        sql.SQL(
+            "INSERT INTO {t} ({c}) SELECT {v} FROM {s} s "
+            "WHERE NOT EXISTS (SELECT 1 FROM {t} t WHERE t.id = s.id)"
+        ).format(t=table, c=cols, v=staged, s=stage_id)
+    ).rowcount
+    total = conn.execute(sql.SQL("SELECT count(*) FROM {}").format(stage_id)).fetchone()
+    staged_rows = int(total[0]) if total else 0
+    return MergeCounts(
+        inserted=inserted,
+        updated=updated,
+        unchanged=staged_rows - inserted - updated,
+        deleted=deleted,
+    )
