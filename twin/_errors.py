@@ -29,6 +29,26 @@ class InvalidGeometry(DataFileError):
     """A feature's geometry is invalid, empty, of the wrong type or outside the city."""
 
 
+class InvalidValue(TwinError, ValueError):
+    """Values of an asset do not fit its class; ``errors`` maps each field to its problem."""
+
+    def __init__(self, message: str, errors: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.errors = errors or {}
+
+
+class StaleEdit(TwinError, RuntimeError):
+    """An edit was made on an older version than the register holds; nothing was saved."""
+
+    def __init__(self, message: str, changes: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.changes = changes or []
+
+
+class AccessDenied(TwinError, PermissionError):
+    """The user is not signed in, or their role may not do this."""
+
+
 def tool_message(output: str) -> str:
     """Return the line of a tool's stderr that says what went wrong.
 

@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from twin._cli_register import assets_app, users_app
 from twin._errors import TwinError
 
 app = typer.Typer(
@@ -32,6 +33,8 @@ serve_app = typer.Typer(help="Serve the app.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(load_app, name="load")
 app.add_typer(serve_app, name="serve")
+app.add_typer(assets_app, name="assets")
+app.add_typer(users_app, name="users")
 
 out = Console()
 err = Console(stderr=True)
@@ -46,6 +49,17 @@ def db_up() -> None:
     with err.status("bringing the database up…"):
         url = db.up()
     err.print(Text.assemble(("database ready", "green"), f": {describe_url(url)}"))
+
+
+@db_app.command("migrate")
+def db_migrate() -> None:
+    """Apply pending migrations and create or extend register tables from assets/*.toml."""
+    from twin.db.manage import migrate  # noqa: PLC0415
+
+    done = migrate()
+    for line in done:
+        err.print(line)
+    err.print(Text.assemble(("register up to date", "green"), f" ({len(done)} change(s))"))
 
 
 @db_app.command("down")

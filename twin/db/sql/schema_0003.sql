@@ -39,7 +39,8 @@ CREATE INDEX history_asset_idx ON register.history (asset_id, version);
 CREATE INDEX history_open_idx ON register.history (class, asset_id) WHERE valid_to IS NULL;
 CREATE INDEX history_time_idx ON register.history USING brin (valid_from);
 
--- Row trigger before INSERT: a new row starts at version 1, stamped with who and when.
+-- Row trigger before INSERT: a new row starts at version 1 (a re-created one after its last
+-- version in the history), stamped with who and when.
 CREATE FUNCTION register.stamp_insert() RETURNS trigger
     LANGUAGE plpgsql
     AS $$
@@ -47,7 +48,8 @@ BEGIN
     IF NEW.id IS NULL OR NEW.id = '' THEN
         NEW.id := TG_TABLE_NAME || ':' || nextval('register.asset_number');
     END IF;
-    NEW.version := 1;
+    NEW.version := 1 + coalesce((SELECT max(h.version) FROM register.history h
+                                 WHERE h.asset_id = NEW.id AND h.class = TG_TABLE_NAME), 0);
     NEW.changed_by := register.actor();
     NEW.changed_at := now();
     NEW.change_reason := register.reason();

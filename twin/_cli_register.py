@@ -1,0 +1,198 @@
+"""``twin assets …`` and ``twin users …``: the register from the command line.
+
+The CLI holds the database owner's credentials, so its changes run as an admin; they are
+recorded under ``--user`` (default: the operating-system login) in the history.
+"""
+
+from __future__ import annotations
+
+import getpass
+import json
+import os
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
+assets_app = typer.Typer(help="The asset register: classes, assets, history.", no_args_is_help=True)
+users_app = typer.Typer(help="Users who may sign in to edit.", no_args_is_help=True)
+
+out = Console()
+err = Console(stderr=True)
+
+UserOption = Annotated[
+    str | None,
+    typer.Option("--user", help="Name recorded in the history (default: your login)."),
+]
+ReasonOption = Annotated[str | None, typer.Option("--reason", help="Why (kept in the history).")]
+
+
+def cli_actor(user: str | None) -> Any:
+    """The actor of a CLI change: ``--user`` or the login, with the owner's (admin) rights."""
+    from twin.register.store import Actor  # noqa: PLC0415 - keep `twin --help` fast
+
+    return Actor(name=user or f"cli:{getpass.getuser()}", role="admin")
+
+
+def _print_json(document: object) -> None:
+    sys.stdout.write(json.dumps(document, ensure_ascii=False, default=str, indent=2) + "\n")
+
+
+@assets_app.command("classes")
+def classes_cmd(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List the asset classes (assets/*.toml) with their geometry and number of assets."""
+    from twin.register.catalog import classes  # noqa: PLC0415
+    from twin.register.store import count_by_class  # noqa: PLC0415
+
+    found = classes()
+    counts = count_by_class()
+    rows = [
+        {"class": c.name, "title": c.title, "geometry": c.geometry,
+         "attributes": len(c.attributes), "assets": counts.get(c.name, 0),
+         "identifiers": [f"{a.name} ({a.codespace})" for a in c.identifiers]}
+        for c in found.values()
+    ]  # fmt: skip
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table("class", "title", "geometry", "attributes", "assets", "external ids")
+    for r in rows:
+        table.add_row(r["class"], r["title"], r["geometry"], str(r["attributes"]),
+                      str(r["assets"]), ", ".join(r["identifiers"]))  # fmt: skip
+    out.print(table)
+
+
+@assets_app.command("list")
+def list_cmd(
+    class_name: Annotated[str, typer.Argument(metavar="CLASS", help="Asset class.")],
+    search: Annotated[str | None, typer.Option(help="Text in id, name or search fields.")] = None,
+    state: Annotated[str | None, typer.Option(help="Lifecycle state.")] = None,
+    district: Annotated[int | None, typer.Option(help="District id (twin.districts).")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="ISO time: the past register.")] = None,
+    limit: Annotated[int, typer.Option(help="At most this many rows.")] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List assets of one class (optionally as they were at a past moment)."""
+    from twin.register.store import list_assets, parse_time  # noqa: PLC0415
+
+    frame = list_assets(class_name, search=search, state=state, district_id=district,
+                        as_of=parse_time(as_of) if as_of else None, limit=limit)  # fmt: skip
+    if as_json:
+        records = frame.drop(columns="geometry").assign(wkt=frame.geometry.to_wkt(rounding_precision=7))
+        _print_json(json.loads(records.to_json(orient="records", date_format="iso")))
+        return
+    table = Table("id", "name", "state", "version", "changed by", "changed at")
+    for row in frame.itertuples():
+        table.add_row(str(row.id), str(row.name or ""), str(row.state), str(row.version),
+                      str(row.changed_by), f"{row.changed_at:%Y-%m-%d %H:%M}")  # fmt: skip
+    out.print(table)
+    err.print(f"{len(frame)} {class_name} asset(s) shown")
+
+
+@assets_app.command("show")
+def show_cmd(
+    asset_id: Annotated[str, typer.Argument(metavar="ID", help="Asset id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show one asset: its values, geometry, parent and the assets linked to it."""
+    from twin.register.store import get_asset  # noqa: PLC0415
+
+    asset = get_asset(asset_id)
+    if as_json:
+        _print_json(asset)
+        return
+    table = Table("field", "value", title=f"{asset['class']} {asset_id}")
+    for key, value in asset.items():
+        if key != "children":
+            table.add_row(key, Text(str(value)))
+    out.print(table)
+    for child in asset["children"]:
+        out.print(Text(f"linked: {child['class']} {child['id']} {child['name'] or ''}"))
+
+
+@assets_app.command("history")
+def history_cmd(
+    asset_id: Annotated[str, typer.Argument(metavar="ID", help="Asset id.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List every version of an asset: when, who, why and what changed."""
+    from twin.register.store import history  # noqa: PLC0415
+
+    versions = history(asset_id)
+    if as_json:
+        _print_json([v.__dict__ for v in versions])
+        return
+    table = Table("version", "operation", "valid from", "valid to", "by", "reason", "changes")
+    for v in versions:
+        table.add_row(str(v.version), v.operation, f"{v.valid_from:%Y-%m-%d %H:%M:%S}",
+                      f"{v.valid_to:%Y-%m-%d %H:%M:%S}" if v.valid_to else "current",
+                      Text(v.changed_by), Text(v.reason or ""), Text("\n".join(v.changes)))  # fmt: skip
+    out.print(table)
+
+
+@assets_app.command("restore")
+def restore_cmd(
+    asset_id: Annotated[str, typer.Argument(metavar="ID", help="Asset id.")],
+    version: Annotated[int, typer.Option("--version", help="Version to make current again.")],
+    user: UserOption = None,
+    reason: ReasonOption = None,
+) -> None:
+    """Make an old version of an asset current again (recorded as a new change)."""
+    from twin.register.store import restore  # noqa: PLC0415
+
+    new = restore(asset_id, version, actor=cli_actor(user), reason=reason)
+    err.print(f"{asset_id}: version {version} restored as version {new}")
+
+
+@users_app.command("add")
+def users_add(
+    name: Annotated[str, typer.Argument(help="User name (lower case).")],
+    role: Annotated[str, typer.Option(help="viewer, editor or admin.")] = "editor",
+    full_name: Annotated[str | None, typer.Option(help="Full name.")] = None,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from standard input.")
+    ] = False,
+) -> None:
+    """Create a user (or reset their password and role). Asks for the password."""
+    from twin.register.users import add_user  # noqa: PLC0415
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    elif os.environ.get("TWIN_PASSWORD"):
+        password = os.environ["TWIN_PASSWORD"]
+    else:
+        password = typer.prompt("password", hide_input=True, confirmation_prompt=True)
+    add_user(name, password, role, full_name)
+    err.print(f"user {name} ({role}) saved")
+
+
+@users_app.command("list")
+def users_list(
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """List users and their roles."""
+    from twin.register.users import list_users  # noqa: PLC0415
+
+    users = list_users()
+    if as_json:
+        _print_json(users)
+        return
+    table = Table("name", "full name", "role", "created", "disabled")
+    for u in users:
+        table.add_row(str(u["name"]), Text(str(u["full_name"] or "")), str(u["role"]),
+                      f"{u['created_at']:%Y-%m-%d}", "yes" if u["disabled"] else "")  # fmt: skip
+    out.print(table)
+
+
+@users_app.command("disable")
+def users_disable(name: Annotated[str, typer.Argument(help="User name.")]) -> None:
+    """Stop a user from signing in (their history stays)."""
+    from twin.register.users import disable_user  # noqa: PLC0415
+
+    disable_user(name)
+    err.print(f"user {name} disabled")

@@ -1,0 +1,1 @@
+UPDATE register.users SET disabled = true WHERE name = %(name)s
