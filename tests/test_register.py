@@ -1,0 +1,408 @@
+"""The asset register in PostGIS: class files, history from any client, stale edits, roles."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+import pytest
+import shapely
+
+from twin._errors import AccessDenied, ConfigError, InvalidValue, StaleEdit
+from twin.db.engine import libpq_env
+from twin.register import schema, store
+from twin.register.catalog import AssetClass, classes, read_class
+from twin.register.users import add_user, authenticate
+
+REPO = Path(__file__).resolve().parent.parent
+ALICE = store.Actor("alice", "editor")
+BOB = store.Actor("bob", "editor")
+#: A point in the centre of Maribor (EPSG:4326).
+CENTRE = shapely.Point(15.6467, 46.5576)
+
+
+def _light(url: str, **values: object) -> str:
+    """Create a street light with a unique name; return its id."""
+    values = {
+        "lamp_type": "sodium",
+        "power_w": 100,
+        "name": f"lamp {uuid.uuid4().hex[:8]}",
+        **values,
+    }
+    return store.create("street_light", values, CENTRE, actor=ALICE, reason="test", url=url)
+
+
+def _run(url: str, sql: str, *params: object) -> list[tuple]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        cur = conn.execute(sql, params or None)
+        return cur.fetchall() if cur.description else []
+
+
+def test_every_class_file_is_valid_and_has_its_table(db_url: str) -> None:
+    found = classes()
+    wanted = {
+        "building",
+        "brownfield",
+        "street_light",
+        "sensor",
+        "mobile_site",
+        "fiber_segment",
+        "fiber_node",
+        "coverage_area",
+        "waste_container",
+        "parking_lot",
+        "traffic_light",
+        "ev_charger",
+    }
+    assert wanted <= set(found)
+    tables = {
+        r[0]
+        for r in _run(
+            db_url,
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'register'",
+        )
+    }
+    assert set(found) <= tables
+    columns = dict(
+        _run(
+            db_url,
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = 'register' AND table_name = 'street_light'",
+        )
+    )
+    assert columns["power_w"] == "bigint"
+    assert columns["telemanaged"] == "boolean"
+    assert columns["pole_height_m"] == "double precision"
+    (geometry_type,) = _run(
+        db_url,
+        "SELECT type FROM geometry_columns WHERE "
+        "f_table_schema = 'register' AND f_table_name = 'street_light'",
+    )[0]
+    assert geometry_type == "POINT"
+
+
+def test_a_bad_class_file_is_refused_naming_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "bench.toml"
+    path.write_text('name = "bench"\ntitle = "Bench"\ngeometry = "Cube"\n')
+    with pytest.raises(ConfigError, match=r"bench\.toml: geometry"):
+        read_class(path)
+    path.write_text(
+        'name = "bench"\ntitle = "Bench"\ngeometry = "Point"\n'
+        '[[attributes]]\nname = "seats"\ntype = "integer"\nallowed = ["1"]\n'
+    )
+    with pytest.raises(ConfigError, match="allowed values are for text"):
+        read_class(path)
+
+
+def _bench(attributes: str) -> AssetClass:
+    text = f'name = "bench"\ntitle = "Bench"\ngeometry = "Point"\n{attributes}'
+    return AssetClass.model_validate(__import__("tomllib").loads(text))
+
+
+def test_adding_a_class_file_creates_its_table_and_new_attributes_their_columns(
+    db_url: str,
+) -> None:
+    seats = '[[attributes]]\nname = "seats"\ntype = "integer"\nmin = 1\n'
+    material = '[[attributes]]\nname = "material"\ntype = "text"\nallowed = ["wood", "steel"]\n'
+    try:
+        with psycopg.connect(db_url) as conn:
+            done = schema.sync(conn, {**classes(), "bench": _bench(seats)})
+        assert done == ["register.bench: created"]
+        with psycopg.connect(db_url) as conn:
+            done = schema.sync(conn, {**classes(), "bench": _bench(seats + material)})
+        assert done == ["register.bench: added column material"]
+        with pytest.raises(psycopg.errors.CheckViolation):
+            _run(
+                db_url,
+                "INSERT INTO register.bench (material, geom) "
+                "VALUES ('plastic', 'SRID=3794;POINT(550000 157000)')",
+            )
+        _run(
+            db_url,
+            "INSERT INTO register.bench (seats, geom) VALUES (3, 'SRID=3794;POINT(550000 157000)')",
+        )
+        with psycopg.connect(db_url) as conn, pytest.raises(ConfigError, match="seats"):
+            schema.sync(conn, {**classes(), "bench": _bench(material)})
+        (n,) = _run(db_url, "SELECT count(*) FROM register.history WHERE class = 'bench'")[0]
+        assert n == 1
+    finally:
+        _run(db_url, "DROP TABLE IF EXISTS register.bench CASCADE")
+        with psycopg.connect(db_url) as conn:
+            schema.sync(conn)
+
+
+def test_every_change_is_in_the_history_with_who_and_why(db_url: str) -> None:
+    asset = _light(db_url)
+    v2 = store.update(asset, 1, {"lamp_type": "LED"}, actor=BOB, reason="repaired", url=db_url)
+    assert v2 == 2
+    versions = store.history(asset, url=db_url)
+    assert [(v.version, v.operation, v.changed_by, v.reason) for v in versions] == [
+        (1, "insert", "alice", "test"),
+        (2, "update", "bob", "repaired"),
+    ]
+    assert versions[1].changes == ["lamp_type: 'sodium' → 'LED'"]
+    assert versions[0].valid_to == versions[1].valid_from
+    assert versions[1].valid_to is None
+
+
+def test_an_update_that_changes_nothing_adds_no_version(db_url: str) -> None:
+    asset = _light(db_url)
+    assert store.update(asset, 1, {"lamp_type": "sodium"}, actor=ALICE, url=db_url) == 1
+    assert len(store.history(asset, url=db_url)) == 1
+
+
+def test_a_psql_edit_is_recorded_with_the_database_login(db_url: str) -> None:
+    asset = _light(db_url)
+    dsn, env = libpq_env(db_url)
+    done = subprocess.run(
+        [
+            "psql",
+            "-X",
+            "-v",
+            "ON_ERROR_STOP=1",
+            f"--dbname={dsn}",
+            "-c",
+            f"UPDATE register.street_light SET power_w = 42 WHERE id = '{asset}'",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, **env},
+    )
+    assert done.returncode == 0, done.stderr
+    last = store.history(asset, url=db_url)[-1]
+    assert (last.version, last.changed_by, last.changes) == (2, "twin", ["power_w: 100 → 42"])
+
+
+def test_an_ogr2ogr_append_is_recorded_in_the_history(db_url: str, tmp_path: Path) -> None:
+    source = tmp_path / "new_light.geojson"
+    name = f"ogr light {uuid.uuid4().hex[:8]}"
+    source.write_text(
+        '{"type": "FeatureCollection", "features": [{"type": "Feature", "properties": '
+        f'{{"name": "{name}", "lamp_type": "LED", "power_w": 30}}, '
+        '"geometry": {"type": "Point", "coordinates": [15.64, 46.56]}}]}'
+    )
+    dsn, env = libpq_env(db_url)
+    done = subprocess.run(
+        [
+            "ogr2ogr",
+            "-append",
+            "-f",
+            "PostgreSQL",
+            f"PG:{dsn}",
+            str(source),
+            "-nln",
+            "register.street_light",
+            "-t_srs",
+            "EPSG:3794",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={**os.environ, **env},
+    )
+    assert done.returncode == 0, done.stderr
+    ((asset, version),) = _run(
+        db_url, "SELECT id, version FROM register.street_light WHERE name = %s", name
+    )
+    assert asset.startswith("street_light:")
+    assert version == 1
+    (first,) = store.history(asset, url=db_url)
+    assert (first.operation, first.changed_by) == ("insert", "twin")
+
+
+def test_two_users_editing_at_once_the_second_save_is_refused(db_url: str) -> None:
+    asset = _light(db_url)
+    opened = store.get_asset(asset, url=db_url)["version"]  # both open version 1
+    store.update(asset, opened, {"power_w": 70}, actor=ALICE, reason="first", url=db_url)
+    with pytest.raises(StaleEdit, match="power_w: 100 → 70") as refused:
+        store.update(asset, opened, {"lamp_type": "LED"}, actor=BOB, url=db_url)
+    assert "alice" in str(refused.value)
+    now = store.get_asset(asset, url=db_url)
+    assert (now["version"], now["power_w"], now["lamp_type"]) == (2, 70, "sodium")
+
+
+def test_a_stale_version_is_refused_by_the_database_itself(db_url: str) -> None:
+    asset = _light(db_url)
+    store.update(asset, 1, {"power_w": 60}, actor=ALICE, url=db_url)
+    with pytest.raises(psycopg.Error) as refused:
+        _run(
+            db_url, "UPDATE register.street_light SET power_w = 1, version = 1 WHERE id = %s", asset
+        )
+    assert refused.value.sqlstate == "TW409"
+    assert store.get_asset(asset, url=db_url)["power_w"] == 60
+
+
+def test_ids_are_stable(db_url: str) -> None:
+    asset = _light(db_url)
+    with pytest.raises(psycopg.errors.CheckViolation, match="stable"):
+        _run(db_url, "UPDATE register.street_light SET id = 'other' WHERE id = %s", asset)
+
+
+def test_as_of_returns_the_register_at_a_past_moment(db_url: str) -> None:
+    asset = _light(db_url, name="as-of lamp")
+    before = datetime.now(UTC)
+    store.update(asset, 1, {"lamp_type": "LED", "name": "renamed"}, actor=ALICE, url=db_url)
+    then = store.list_assets("street_light", search=asset, as_of=before, url=db_url)
+    now = store.list_assets("street_light", search=asset, url=db_url)
+    assert list(then["lamp_type"]) == ["sodium"]
+    assert list(then["name"]) == ["as-of lamp"]
+    assert list(now["lamp_type"]) == ["LED"]
+    assert list(now["name"]) == ["renamed"]
+    earlier = store.list_assets(
+        "street_light", search=asset, as_of=datetime(2000, 1, 1, tzinfo=UTC), url=db_url
+    )
+    assert earlier.empty
+
+
+def test_an_old_version_is_restored_as_a_new_change(db_url: str) -> None:
+    asset = _light(db_url)
+    store.update(
+        asset,
+        1,
+        {"lamp_type": "LED", "power_w": 20},
+        actor=ALICE,
+        url=db_url,
+        geometry=shapely.Point(15.65, 46.56),
+    )
+    assert store.restore(asset, 1, actor=BOB, url=db_url) == 3
+    now = store.get_asset(asset, url=db_url)
+    assert (now["lamp_type"], now["power_w"], now["changed_by"]) == ("sodium", 100, "bob")
+    assert shapely.from_wkt(now["wkt"]).distance(CENTRE) < 1e-6
+    assert store.history(asset, url=db_url)[-1].reason == "restored version 1"
+
+
+def test_a_deleted_asset_is_restored_with_its_id(db_url: str) -> None:
+    asset = _light(db_url)
+    _run(db_url, "DELETE FROM register.street_light WHERE id = %s", asset)
+    with pytest.raises(InvalidValue, match="deleted"):
+        store.get_asset(asset, url=db_url)
+    assert [v.operation for v in store.history(asset, url=db_url)] == ["insert", "delete"]
+    assert store.restore(asset, 1, actor=ALICE, url=db_url) == 3
+    assert store.get_asset(asset, url=db_url)["lamp_type"] == "sodium"
+
+
+def test_retire_keeps_the_asset_and_its_history(db_url: str) -> None:
+    asset = _light(db_url)
+    store.retire(asset, 1, actor=ALICE, reason="dismantled", url=db_url)
+    assert store.get_asset(asset, url=db_url)["state"] == "retired"
+    assert store.history(asset, url=db_url)[-1].changes == ["state: 'active' → 'retired'"]
+
+
+def test_invalid_values_are_refused_per_field_and_nothing_is_saved(db_url: str) -> None:
+    asset = _light(db_url)
+    with pytest.raises(InvalidValue) as refused:
+        store.update(asset, 1, {"lamp_type": "gas", "power_w": "lots"}, actor=ALICE, url=db_url)
+    assert set(refused.value.errors) == {"lamp_type", "power_w"}
+    with pytest.raises(InvalidValue, match="needs a Point"):
+        store.update(
+            asset,
+            1,
+            {},
+            actor=ALICE,
+            url=db_url,
+            geometry=shapely.LineString([(15.6, 46.5), (15.7, 46.6)]),
+        )
+    with pytest.raises(InvalidValue, match="parent"):
+        store.update(asset, 1, {"parent_id": "building:nope"}, actor=ALICE, url=db_url)
+    assert store.get_asset(asset, url=db_url)["version"] == 1
+
+
+@pytest.mark.parametrize(
+    "text", ["'); DROP TABLE register.street_light; --", "<img src=x onerror=alert(1)>"]
+)
+def test_sql_and_html_in_text_fields_are_stored_as_written(db_url: str, text: str) -> None:
+    asset = _light(db_url, name=text, road=text)
+    stored = store.get_asset(asset, url=db_url)
+    assert (stored["name"], stored["road"]) == (text, text)
+    assert _run(db_url, "SELECT to_regclass('register.street_light') IS NOT NULL") == [(True,)]
+
+
+def test_without_signing_in_nothing_can_be_changed(db_url: str) -> None:
+    asset = _light(db_url)
+    with pytest.raises(AccessDenied, match="sign in"):
+        store.update(asset, 1, {"power_w": 1}, actor=None, url=db_url)
+    with pytest.raises(AccessDenied, match="viewer"):
+        store.update(asset, 1, {"power_w": 1}, actor=store.Actor("vera", "viewer"), url=db_url)
+    assert store.get_asset(asset, url=db_url)["version"] == 1
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE register.street_light SET power_w = 1",
+        "INSERT INTO register.street_light (lamp_type, geom) "
+        "VALUES ('LED', 'SRID=3794;POINT(550000 157000)')",
+        "DELETE FROM register.street_light",
+        "INSERT INTO register.history "
+        "(class, asset_id, version, operation, valid_from, changed_by, record) "
+        "VALUES ('x', 'x', 1, 'insert', now(), 'x', '{}')",
+        "SELECT * FROM register.users",
+    ],
+)
+def test_the_viewer_database_role_cannot_change_anything(db_url: str, statement: str) -> None:
+    with psycopg.connect(db_url) as conn:
+        conn.execute("SET ROLE twin_viewer")
+        assert conn.execute("SELECT count(*) FROM register.street_light").fetchone() is not None
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(statement)
+
+
+def test_the_editor_role_edits_the_register_but_not_users_or_history(db_url: str) -> None:
+    asset = _light(db_url)
+    with psycopg.connect(db_url) as conn:
+        conn.execute("SET ROLE twin_editor")
+        conn.execute("UPDATE register.street_light SET power_w = 5 WHERE id = %s", (asset,))
+        conn.commit()
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("UPDATE register.history SET changed_by = 'nobody'")
+    assert store.history(asset, url=db_url)[-1].changes == ["power_w: 100 → 5"]
+
+
+def test_passwords_are_hashed_and_checked(db_url: str) -> None:
+    add_user("carol", "correct horse", "editor", url=db_url)
+    ((stored,),) = _run(db_url, "SELECT password_hash FROM register.users WHERE name = 'carol'")
+    assert "correct horse" not in stored
+    assert stored.startswith("scrypt$")
+    assert authenticate("carol", "correct horse", url=db_url) == store.Actor("carol", "editor")
+    with pytest.raises(AccessDenied, match="wrong user name or password"):
+        authenticate("carol", "wrong horse", url=db_url)
+    with pytest.raises(InvalidValue, match="at least 8"):
+        add_user("dave", "short", "editor", url=db_url)
+    with pytest.raises(InvalidValue, match="role"):
+        add_user("dave", "long enough", "superuser", url=db_url)
+
+
+def test_cli_history_and_a_stale_restore_message(db_url: str, cli_env: dict[str, str]) -> None:
+    asset = _light(db_url)
+    store.update(asset, 1, {"power_w": 77}, actor=BOB, reason="cli test", url=db_url)
+    done = subprocess.run(
+        ["twin", "assets", "history", asset, "--json"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=cli_env,
+    )
+    assert done.returncode == 0, done.stderr
+    import json
+
+    versions = json.loads(done.stdout)
+    assert [(v["version"], v["changed_by"], v["reason"]) for v in versions] == [
+        (1, "alice", "test"),
+        (2, "bob", "cli test"),
+    ]
+    missing = subprocess.run(
+        ["twin", "assets", "show", "street_light:nope"],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=cli_env,
+    )
+    assert missing.returncode == 1
+    assert missing.stderr.strip().splitlines() == [
+        "error: no asset with id 'street_light:nope' in the register"
+    ]
