@@ -10,12 +10,15 @@ import getpass
 import json
 import os
 import sys
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
+
+if TYPE_CHECKING:
+    from twin.register.store import Actor
 
 assets_app = typer.Typer(help="The asset register: classes, assets, history.", no_args_is_help=True)
 users_app = typer.Typer(help="Users who may sign in to edit.", no_args_is_help=True)
@@ -30,8 +33,8 @@ UserOption = Annotated[
 ReasonOption = Annotated[str | None, typer.Option("--reason", help="Why (kept in the history).")]
 
 
-def cli_actor(user: str | None) -> Any:
-    """The actor of a CLI change: ``--user`` or the login, with the owner's (admin) rights."""
+def cli_actor(user: str | None) -> Actor:
+    """Return the actor of a CLI change: ``--user`` or the login, with admin rights."""
     from twin.register.store import Actor  # noqa: PLC0415 - keep `twin --help` fast
 
     return Actor(name=user or f"cli:{getpass.getuser()}", role="admin")
@@ -51,7 +54,7 @@ def classes_cmd(
 
     found = classes()
     counts = count_by_class()
-    rows = [
+    rows: list[dict[str, Any]] = [
         {"class": c.name, "title": c.title, "geometry": c.geometry,
          "attributes": len(c.attributes), "assets": counts.get(c.name, 0),
          "identifiers": [f"{a.name} ({a.codespace})" for a in c.identifiers]}
@@ -73,7 +76,9 @@ def list_cmd(
     search: Annotated[str | None, typer.Option(help="Text in id, name or search fields.")] = None,
     state: Annotated[str | None, typer.Option(help="Lifecycle state.")] = None,
     district: Annotated[int | None, typer.Option(help="District id (twin.districts).")] = None,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="ISO time: the past register.")] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="ISO time: the past register.")
+    ] = None,
     limit: Annotated[int, typer.Option(help="At most this many rows.")] = 50,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
@@ -83,7 +88,9 @@ def list_cmd(
     frame = list_assets(class_name, search=search, state=state, district_id=district,
                         as_of=parse_time(as_of) if as_of else None, limit=limit)  # fmt: skip
     if as_json:
-        records = frame.drop(columns="geometry").assign(wkt=frame.geometry.to_wkt(rounding_precision=7))
+        records = frame.drop(columns="geometry").assign(
+            wkt=frame.geometry.to_wkt(rounding_precision=7)
+        )
         _print_json(json.loads(records.to_json(orient="records", date_format="iso")))
         return
     table = Table("id", "name", "state", "version", "changed by", "changed at")
@@ -131,7 +138,8 @@ def history_cmd(
     for v in versions:
         table.add_row(str(v.version), v.operation, f"{v.valid_from:%Y-%m-%d %H:%M:%S}",
                       f"{v.valid_to:%Y-%m-%d %H:%M:%S}" if v.valid_to else "current",
-                      Text(v.changed_by), Text(v.reason or ""), Text("\n".join(v.changes)))  # fmt: skip
+                      Text(v.changed_by), Text(v.reason or ""),
+                      Text("\n".join(v.changes)))  # fmt: skip
     out.print(table)
 
 

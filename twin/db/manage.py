@@ -68,8 +68,8 @@ def migrate(url: str | None = None) -> list[str]:
         command.upgrade(cfg, "head")
     from twin.register import schema  # noqa: PLC0415 - imports the class catalog
 
-    with connect(url) as conn, conn.transaction():
-        return schema.sync(conn)
+    with connect(url) as pg, pg.transaction():
+        return schema.sync(pg)
 
 
 def _ensure_database(cluster: LocalCluster) -> None:
@@ -151,7 +151,7 @@ def _client_tool(name: str, settings: Settings) -> str:
 
 
 def backup(path: Path, settings: Settings | None = None) -> None:
-    """Write the ``twin`` and ``register`` schemas (data and migration state) to ``path`` with pg_dump.
+    """Write the ``twin`` and ``register`` schemas (data, migration state) to ``path``.
 
     Raises
     ------

@@ -82,7 +82,7 @@ def stage(conn: psycopg.Connection, asset_class: AssetClass, frame: pd.DataFrame
 
 
 def _differs(columns: list[str]) -> sql.Composable:
-    """SQL condition: staged row ``s`` differs from stored row ``t`` in ``columns``."""
+    """Return the SQL condition: staged row ``s`` differs from stored row ``t`` in ``columns``."""
     plain = [c for c in columns if c not in ("id", "geom")]
     parts: list[sql.Composable] = []
     if plain:
@@ -115,8 +115,8 @@ def counts(conn: psycopg.Connection, asset_class: AssetClass, columns: list[str]
             "FROM {s} s LEFT JOIN {t} t ON t.id = s.id"
         ).format(d=_differs(columns), s=stage_id, t=table)
     ).fetchone()
-    assert row is not None
-    return MergeCounts(inserted=row[0], updated=row[1], unchanged=row[2], deleted=0)
+    inserted, updated, unchanged = row if row else (0, 0, 0)
+    return MergeCounts(inserted=inserted, updated=updated, unchanged=unchanged, deleted=0)
 
 
 def changed_ids(conn: psycopg.Connection, asset_class: AssetClass, columns: list[str]) -> set[str]:

@@ -22,7 +22,8 @@ Identifier = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]{0,40}$")]
 AttributeType = Literal["text", "integer", "number", "boolean", "date", "list"]
 GeometryType = Literal["Point", "LineString", "Polygon", "MultiPolygon"]
 #: Lifecycle states every class knows; a class may list a subset (``retired`` is always kept).
-LIFECYCLE = ("planned", "active", "out_of_service", "retired")
+State = Literal["planned", "active", "out_of_service", "retired"]
+LIFECYCLE: tuple[State, ...] = ("planned", "active", "out_of_service", "retired")
 #: Columns every register table has, in order, besides the class attributes.
 COMMON_COLUMNS = (
     "id",
@@ -109,7 +110,7 @@ class AssetClass(BaseModel):
     title_sl: str = ""
     description: str = ""
     geometry: GeometryType
-    states: tuple[Literal["planned", "active", "out_of_service", "retired"], ...] = LIFECYCLE
+    states: tuple[State, ...] = LIFECYCLE
     default_state: str = "active"
     parents: tuple[Identifier, ...] = ()
     search: tuple[str, ...] = ("id", "name")

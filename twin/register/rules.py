@@ -19,10 +19,12 @@ FALSE_WORDS = frozenset({"false", "f", "no", "n", "0", "ne", "off"})
 
 def _blank(values: pd.Series) -> pd.Series:
     text = values.astype("string")
-    return values.isna() | text.str.strip().eq("").fillna(False)
+    return values.isna() | text.str.strip().eq("").fillna(value=False)
 
 
-def _coerce(attribute: Attribute, values: pd.Series) -> tuple[pd.Series, pd.Series, str]:
+def _coerce(  # noqa: PLR0911 - one return per attribute type
+    attribute: Attribute, values: pd.Series
+) -> tuple[pd.Series, pd.Series, str]:
     """Return coerced values, a mask of values that could not be coerced and the message."""
     blank = _blank(values)
     kind = attribute.type
@@ -39,11 +41,11 @@ def _coerce(attribute: Attribute, values: pd.Series) -> tuple[pd.Series, pd.Seri
         return numbers.astype("Float64"), bad, "is not a number"
     if kind == "boolean":
         if pd.api.types.is_bool_dtype(values):
-            return values.astype("boolean"), pd.Series(False, index=values.index), ""
+            return values.astype("boolean"), pd.Series(data=False, index=values.index), ""
         words = values.astype("string").str.strip().str.lower()
         result = pd.Series(pd.NA, index=values.index, dtype="boolean")
-        result[words.isin(TRUE_WORDS).fillna(False)] = True
-        result[words.isin(FALSE_WORDS).fillna(False)] = False
+        result[words.isin(TRUE_WORDS).fillna(value=False)] = True
+        result[words.isin(FALSE_WORDS).fillna(value=False)] = False
         return result, result.isna() & ~blank, "is not true/false"
     if kind == "date":
         dates = pd.to_datetime(values.where(~blank), errors="coerce", format="mixed")
@@ -55,9 +57,9 @@ def _coerce(attribute: Attribute, values: pd.Series) -> tuple[pd.Series, pd.Seri
     if kind == "list":
         text = list_text(values).astype("string").str.strip()
         text = text.str.replace(r"\s*" + LIST_SEPARATOR + r"\s*", LIST_SEPARATOR, regex=True)
-        return text.where(~blank), pd.Series(False, index=values.index), ""
+        return text.where(~blank), pd.Series(data=False, index=values.index), ""
     text = values.astype("string")
-    return text.where(~blank), pd.Series(False, index=values.index), ""
+    return text.where(~blank), pd.Series(data=False, index=values.index), ""
 
 
 def _outside(attribute: Attribute, values: pd.Series) -> tuple[pd.Series, str]:
@@ -70,16 +72,16 @@ def _outside(attribute: Attribute, values: pd.Series) -> tuple[pd.Series, str]:
             bad = items.map(lambda xs: not set(xs) <= allowed)
         else:
             bad = ~values[present].isin(allowed)
-        mask = pd.Series(False, index=values.index)
+        mask = pd.Series(data=False, index=values.index)
         mask[bad.index] = bad.astype(bool)
         return mask, "is not one of " + ", ".join(attribute.allowed)
-    mask = pd.Series(False, index=values.index)
+    mask = pd.Series(data=False, index=values.index)
     parts = []
     if attribute.min is not None:
-        mask |= (values < attribute.min).fillna(False).astype(bool)
+        mask |= (values < attribute.min).fillna(value=False).astype(bool)
         parts.append(f"at least {attribute.min:g}")
     if attribute.max is not None:
-        mask |= (values > attribute.max).fillna(False).astype(bool)
+        mask |= (values > attribute.max).fillna(value=False).astype(bool)
         parts.append(f"at most {attribute.max:g}")
     return mask, "must be " + " and ".join(parts)
 
@@ -122,7 +124,7 @@ def check(
         if attribute.name not in out.columns:
             if not (fill_defaults and attribute.default is not None):
                 if attribute.required and fill_defaults:
-                    report(pd.Series(True, index=out.index), attribute.name, "is required")
+                    report(pd.Series(data=True, index=out.index), attribute.name, "is required")
                 continue
             out[attribute.name] = pd.Series([None] * len(out), index=out.index, dtype=object)
         raw = out[attribute.name]
@@ -158,7 +160,7 @@ def check_one(
     frame = pd.DataFrame([values])
     coerced, problems = check(asset_class, frame, fill_defaults=new)
     errors = {str(f): str(r) for f, r in zip(problems["field"], problems["reason"], strict=True)}
-    row = {k: (None if _is_missing(v) else v) for k, v in coerced.iloc[0].to_dict().items()}
+    row = {str(k): (None if _is_missing(v) else v) for k, v in coerced.iloc[0].to_dict().items()}
     return row, errors
 
 
@@ -170,7 +172,6 @@ def _shown(value: object) -> str:
 
 
 def _is_missing(value: object) -> bool:
-    try:
-        return bool(pd.isna(value))
-    except (TypeError, ValueError):
+    if isinstance(value, list | tuple | dict):
         return False
+    return value is None or bool(pd.isna(value))  # type: ignore[call-overload]

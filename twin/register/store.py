@@ -8,7 +8,6 @@ stale one (SQLSTATE ``TW409``) and the error lists what changed in between.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -26,7 +25,7 @@ from twin._errors import AccessDenied, DatabaseError, InvalidValue, StaleEdit, e
 from twin.db._sql import sql_text
 from twin.db.engine import connect
 from twin.register import rules
-from twin.register.catalog import BOOKKEEPING, AssetClass, asset_class, classes
+from twin.register.catalog import BOOKKEEPING, AssetClass, asset_class
 
 Role = Literal["viewer", "editor", "admin"]
 DISPLAY_SRID = 4326
@@ -92,7 +91,7 @@ def parse_time(text: str) -> datetime:
 
 
 def count_by_class(url: str | None = None) -> dict[str, int]:
-    """Number of live assets per class."""
+    """Count the live assets of each class."""
     with connect(url) as conn:
         rows = conn.execute("SELECT class, count(*) FROM register.assets GROUP BY class").fetchall()
     return {str(c): int(n) for c, n in rows}
@@ -183,7 +182,7 @@ def list_assets(
             sql.SQL(
                 "EXISTS (SELECT 1 FROM twin.districts d WHERE d.id = %(district)s "
                 "AND ST_Intersects(d.geom, t.geom))"
-            )  # fmt: skip
+            )
         )
         params["district"] = district_id
     if state:
@@ -275,7 +274,7 @@ def history(asset_id: str, url: str | None = None) -> list[Version]:
                 dict(record),
                 str(wkt or ""),
                 changes,
-            )  # fmt: skip
+            )
         )
         previous = (record, wkt)
     return versions
@@ -476,7 +475,9 @@ def create(
     geom_sql, geom_params = _geometry_sql(cls, geometry, srid)
     del geom_sql
     names = [*coerced, "geom"]
-    placeholders = [sql.SQL("%({})s").format(sql.SQL(f"v_{k}")) for k in coerced]
+    placeholders: list[sql.Composable] = [
+        sql.SQL("%({})s").format(sql.SQL(f"v_{k}")) for k in coerced
+    ]
     placeholders.append(sql.SQL("ST_Transform(ST_GeomFromWKB(%(wkb)s, %(srid)s), 3794)"))
     if asset_id:
         names.insert(0, "id")
