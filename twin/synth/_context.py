@@ -116,14 +116,6 @@ class SynthContext:
         )
 
 
-def json_column(frame: pd.DataFrame) -> pd.Series:
-    """Serialise each row of ``frame`` to a JSON object (vectorised by pandas)."""
-    if frame.empty:
-        return pd.Series([], index=frame.index, dtype="string")
-    text = frame.to_json(orient="records", lines=True, force_ascii=False)
-    return pd.Series(text.splitlines(), index=frame.index, dtype="string")
-
-
 def asset_frame(
     ctx: SynthContext,
     generator: str,
