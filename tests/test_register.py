@@ -406,3 +406,18 @@ def test_cli_history_and_a_stale_restore_message(db_url: str, cli_env: dict[str,
     assert missing.stderr.strip().splitlines() == [
         "error: no asset with id 'street_light:nope' in the register"
     ]
+
+
+def test_a_qgis_login_in_the_editor_role_is_named_in_the_history(db_url: str) -> None:
+    asset = _light(db_url)
+    _run(db_url, "DROP ROLE IF EXISTS ana")
+    _run(db_url, "CREATE ROLE ana LOGIN PASSWORD 'ana-secret' IN ROLE twin_editor")
+    info = psycopg.conninfo.conninfo_to_dict(db_url)
+    ana = psycopg.conninfo.make_conninfo(db_url, user="ana", password="ana-secret")  # noqa: S106
+    assert info["user"] != "ana"
+    with psycopg.connect(ana) as conn:
+        conn.execute("UPDATE register.street_light SET lamp_type = 'LED' WHERE id = %s", (asset,))
+    last = store.history(asset, url=db_url)[-1]
+    assert (last.changed_by, last.changes) == ("ana", ["lamp_type: 'sodium' → 'LED'"])
+    with psycopg.connect(ana) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute("SELECT * FROM register.users")
