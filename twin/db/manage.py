@@ -9,7 +9,7 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
-from twin._errors import DatabaseError, DataFileError, SetupError, tool_message
+from twin._errors import DatabaseError, DataFileError, SetupError, exception_reason, tool_message
 from twin.config import Settings, get_settings
 from twin.db._sql import sql_text
 from twin.db.cluster import LocalCluster
@@ -57,19 +57,31 @@ def migrate(url: str | None = None) -> list[str]:
     -------
     list of str
         What the asset-class files changed in the register (see ``twin.register.schema``).
+
+    Raises
+    ------
+    DatabaseError
+        When a migration fails (it is rolled back; the message quotes the database).
     """
     from alembic import command  # noqa: PLC0415 - Alembic is only needed to migrate
     from alembic.config import Config  # noqa: PLC0415
+    from sqlalchemy.exc import DBAPIError  # noqa: PLC0415
+
+    from twin.register import schema  # noqa: PLC0415 - imports the class catalog
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
-    with engine(url or database_url()).begin() as conn:
-        cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
-    from twin.register import schema  # noqa: PLC0415 - imports the class catalog
-
-    with connect(url) as pg, pg.transaction():
-        return schema.sync(pg)
+    try:
+        with engine(url or database_url()).begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.upgrade(cfg, "head")
+        with connect(url) as pg, pg.transaction():
+            return schema.sync(pg)
+    except (DBAPIError, psycopg.Error) as exc:
+        cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig else exc
+        raise DatabaseError(
+            f"migrating the database failed and was rolled back: {exception_reason(cause)}"
+        ) from exc
 
 
 def _ensure_database(cluster: LocalCluster) -> None:
