@@ -3,19 +3,20 @@
 # Idempotent and quick when everything is already there.
 #
 #   scripts/setup.sh run     PostgreSQL 15 + PostGIS 3 (make run, db, load)
-#   scripts/setup.sh test    + chromium (browser tests) and mosquitto (MQTT tests) (make lint, test)
+#   scripts/setup.sh test    + chromium (browser tests), mosquitto (MQTT tests), gdal-bin (ogr2ogr)
+#                            and python3-qgis (QGIS edits the register) (make lint, test)
 #   scripts/setup.sh bench   + gdal-bin, for ogr2ogr (make bench)
 #   scripts/setup.sh [all]   everything above (make setup)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 target=${1:-all}
-postgis=0 chromium=0 mosquitto=0 gdal=0
+postgis=0 chromium=0 mosquitto=0 gdal=0 qgis=0
 case $target in
   run) postgis=1 ;;
-  test) postgis=1 chromium=1 mosquitto=1 ;;
+  test) postgis=1 chromium=1 mosquitto=1 gdal=1 qgis=1 ;;
   bench) postgis=1 gdal=1 ;;
-  all) postgis=1 chromium=1 mosquitto=1 gdal=1 ;;
+  all) postgis=1 chromium=1 mosquitto=1 gdal=1 qgis=1 ;;
   *)
     echo "usage: scripts/setup.sh [run|test|bench|all] (got: $target)" >&2
     exit 2
@@ -34,6 +35,9 @@ if ((mosquitto)) && [ ! -x /usr/sbin/mosquitto ] && ! command -v mosquitto >/dev
 fi
 if ((gdal)) && ! command -v ogr2ogr >/dev/null; then
   need+=(gdal-bin)
+fi
+if ((qgis)) && ! /usr/bin/python3 -c 'import qgis.core' 2>/dev/null; then # Debian's Python
+  need+=(python3-qgis)
 fi
 if ((${#need[@]})); then
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then

@@ -421,3 +421,39 @@ def test_a_qgis_login_in_the_editor_role_is_named_in_the_history(db_url: str) ->
     assert (last.changed_by, last.changes) == ("ana", ["lamp_type: 'sodium' → 'LED'"])
     with psycopg.connect(ana) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
         conn.execute("SELECT * FROM register.users")
+
+
+DEBIAN_PYTHON = Path("/usr/bin/python3")
+
+
+def _has_qgis() -> bool:
+    done = subprocess.run([str(DEBIAN_PYTHON), "-c", "import qgis.core"], capture_output=True,
+                          check=False)  # fmt: skip
+    return done.returncode == 0
+
+
+@pytest.mark.skipif(not DEBIAN_PYTHON.exists() or not _has_qgis(), reason="python3-qgis missing")
+def test_qgis_opens_the_register_table_with_types_and_its_edit_is_in_the_history(
+    db_url: str,
+) -> None:
+    asset = _light(db_url)
+    info = psycopg.conninfo.conninfo_to_dict(db_url)
+    done = subprocess.run(
+        [str(DEBIAN_PYTHON), str(REPO / "tests" / "clients" / "qgis_edit.py"),
+         str(info["host"]), str(info["port"]), str(info["dbname"]), str(info["user"]),
+         "street_light", asset, "lamp_type", "LED"],
+        capture_output=True, text=True, check=False, timeout=120,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen", "PGPASSWORD": str(info["password"])},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    import json
+
+    result = json.loads(done.stdout.strip().splitlines()[-1])
+    assert result["valid"]
+    assert result["crs"] == "EPSG:3794"
+    assert result["fields"]["power_w"] == "int8"
+    assert result["fields"]["telemanaged"] == "bool"
+    assert result["fields"]["pole_height_m"] == "float8"
+    assert result["committed"], result["errors"]
+    last = store.history(asset, url=db_url)[-1]
+    assert (last.version, last.changes) == (2, ["lamp_type: 'sodium' → 'LED'"])
