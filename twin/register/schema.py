@@ -213,14 +213,24 @@ def _extend(
 
 
 def _identifier_indexes(conn: psycopg.Connection, asset_class: AssetClass) -> None:
+    """Make each external identifier unique (checked at the end of each statement).
+
+    Deferrable constraints rather than plain unique indexes, so that one statement may move
+    an identifier from one row to another (a merge that renumbers rows).
+    """
     for attribute in asset_class.identifiers:
+        name = f"{asset_class.name}_{attribute.name}_key"[:63]
+        exists = conn.execute(
+            "SELECT 1 FROM pg_constraint WHERE conname = %s AND conrelid = to_regclass(%s)",
+            (name, f"{SCHEMA}.{asset_class.table}"),
+        ).fetchone()
+        if exists:
+            continue
+        conn.execute(sql.SQL("DROP INDEX IF EXISTS {}").format(sql.Identifier(SCHEMA, name)))
         conn.execute(
-            sql.SQL("CREATE UNIQUE INDEX IF NOT EXISTS {} ON {} ({}) WHERE {} IS NOT NULL").format(
-                sql.Identifier(f"{asset_class.name}_{attribute.name}_key"[:63]),
-                _table(asset_class),
-                sql.Identifier(attribute.name),
-                sql.Identifier(attribute.name),
-            )
+            sql.SQL(
+                "ALTER TABLE {} ADD CONSTRAINT {} UNIQUE ({}) DEFERRABLE INITIALLY IMMEDIATE"
+            ).format(_table(asset_class), sql.Identifier(name), sql.Identifier(attribute.name))
         )
 
 
