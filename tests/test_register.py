@@ -457,3 +457,24 @@ def test_qgis_opens_the_register_table_with_types_and_its_edit_is_in_the_history
     assert result["committed"], result["errors"]
     last = store.history(asset, url=db_url)[-1]
     assert (last.version, last.changes) == (2, ["lamp_type: 'sodium' → 'LED'"])
+
+
+def test_a_new_synthetic_city_is_merged_into_the_register_as_changes(db_url: str) -> None:
+    from twin.load.maribor import load
+    from twin.synth.city import synthesize
+
+    load(url=db_url)
+    first = synthesize(seed=1, scale=0.05, url=db_url)
+    other = synthesize(seed=2, scale=0.05, url=db_url)
+    assert other.content_hash != first.content_hash
+    ((changed,),) = _run(
+        db_url,
+        "SELECT count(*) FROM register.history WHERE changed_by = 'twin synth --seed 2' "
+        "AND operation = 'update'",
+    )
+    assert changed > 0
+    again = synthesize(seed=1, scale=0.05, url=db_url)
+    assert again.content_hash == first.content_hash
+    ((rows,),) = _run(db_url, "SELECT count(*) FROM register.history")
+    synthesize(seed=1, scale=0.05, url=db_url)
+    assert _run(db_url, "SELECT count(*) FROM register.history") == [(rows,)]
