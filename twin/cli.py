@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from twin._cli_register import assets_app, users_app
+from twin._cli_sensors import ingest_app, sensors_app
 from twin._errors import TwinError
 
 app = typer.Typer(
@@ -35,6 +36,8 @@ app.add_typer(load_app, name="load")
 app.add_typer(serve_app, name="serve")
 app.add_typer(assets_app, name="assets")
 app.add_typer(users_app, name="users")
+app.add_typer(ingest_app, name="ingest")
+app.add_typer(sensors_app, name="sensors")
 
 out = Console()
 err = Console(stderr=True)

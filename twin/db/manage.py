@@ -68,6 +68,7 @@ def migrate(url: str | None = None) -> list[str]:
     from sqlalchemy.exc import DBAPIError  # noqa: PLC0415
 
     from twin.register import schema  # noqa: PLC0415 - imports the class catalog
+    from twin.sensors import catalog as sensor_catalog  # noqa: PLC0415
 
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
@@ -76,7 +77,9 @@ def migrate(url: str | None = None) -> list[str]:
             cfg.attributes["connection"] = conn
             command.upgrade(cfg, "head")
         with connect(url) as pg, pg.transaction():
-            return schema.sync(pg)
+            done = schema.sync(pg)
+            sensor_catalog.sync(pg)
+            return done
     except (DBAPIError, psycopg.Error) as exc:
         cause = exc.orig if isinstance(exc, DBAPIError) and exc.orig else exc
         raise DatabaseError(

@@ -1,0 +1,1 @@
+"""Live sensor layers: observed properties, datastreams, observations, ingest adapters."""
