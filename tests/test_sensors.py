@@ -1,0 +1,194 @@
+"""The ingest path: ARSO and CSV adapters, replays, dead letters, latest values, exceedances."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from collections import Counter
+from pathlib import Path
+
+import psycopg
+import pytest
+from defusedxml import ElementTree
+
+from twin.sensors.adapters import ArsoAdapter, CsvAdapter
+
+REPO = Path(__file__).resolve().parent.parent
+ARSO = REPO / "gis_data" / "air_quality_arso_sample.xml"
+_META = {"merilno_mesto", "datum_od", "datum_do"}
+
+
+def _query(url: str, sql: str, *params: object) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(sql, params or None).fetchall()
+
+
+def _file_counts() -> tuple[Counter, Counter, int]:
+    """Independent reading of the sample: numeric and '<' values per station and tag, empties."""
+    numeric, below, empty = Counter(), Counter(), 0
+    seen = set()
+    for station in ElementTree.parse(ARSO).getroot().iter("postaja"):
+        for child in station:
+            if child.tag in _META:
+                continue
+            key = (station.get("sifra"), child.tag, station.findtext("datum_od"))
+            text = (child.text or "").strip()
+            if not text:
+                empty += 1
+            elif key not in seen:
+                seen.add(key)
+                (below if text.startswith("<") else numeric)[key[:2]] += 1
+    return numeric, below, empty
+
+
+@pytest.fixture(scope="module")
+def arso(loaded: str) -> dict:
+    first = ArsoAdapter(ARSO).run(loaded)
+    second = ArsoAdapter(ARSO).run(loaded)
+    return {"url": loaded, "first": first, "second": second}
+
+
+def test_the_arso_sample_ingests_with_counts_matching_the_file(arso: dict) -> None:
+    numeric, below, empty = _file_counts()
+    rows = _query(
+        arso["url"],
+        "SELECT s.station_code, d.property, count(o.value), "
+        "count(*) FILTER (WHERE o.quality = 'below_detection') FROM twin.observations o "
+        "JOIN twin.datastreams d ON d.id = o.datastream_id "
+        "JOIN register.sensor s ON s.id = d.sensor_id WHERE o.source = 'ARSO' GROUP BY 1, 2",
+    )
+    rename = {"benzene": "benzen"}
+    stored = {(code, rename.get(prop, prop)): (n, b) for code, prop, n, b in rows}
+    assert {k: v[0] for k, v in stored.items() if v[0]} == dict(numeric)
+    assert {k: v[1] for k, v in stored.items() if v[1]} == dict(below)
+    assert arso["first"].stored == sum(numeric.values()) + sum(below.values())
+    assert arso["first"].received == arso["first"].stored + empty
+    assert arso["first"].dead_letters == 0
+
+
+def test_a_second_arso_ingest_adds_nothing(arso: dict) -> None:
+    assert arso["second"].stored == 0
+    assert arso["second"].duplicates == arso["first"].stored
+    assert arso["second"].new_datastreams == 0
+
+
+def test_below_detection_is_kept_as_such_not_as_the_limit(arso: dict) -> None:
+    rows = _query(
+        arso["url"],
+        "SELECT o.value, o.detection_limit FROM twin.observations o "
+        "JOIN twin.datastreams d ON d.id = o.datastream_id "
+        "JOIN register.sensor s ON s.id = d.sensor_id "
+        "WHERE s.station_code = 'E407' AND d.property = 'pm2.5' AND o.quality = 'below_detection'",
+    )
+    assert rows
+    assert all(value is None and limit == 2 for value, limit in rows)
+
+
+def test_unknown_arso_stations_become_register_sensors(arso: dict) -> None:
+    rows = _query(
+        arso["url"],
+        "SELECT station_code, kind, source, name FROM register.sensor WHERE source = 'ARSO' "
+        "ORDER BY station_code",
+    )
+    codes = sorted({s.get("sifra") for s in ElementTree.parse(ARSO).getroot().iter("postaja")})
+    assert [r[0] for r in rows] == codes
+    assert {(r[1], r[2]) for r in rows} == {("air_quality", "ARSO")}
+    assert ("E407", "MB Titova") in {(r[0], r[3]) for r in rows}
+
+
+def test_latest_value_per_datastream_is_the_newest_observation(arso: dict) -> None:
+    rows = _query(
+        arso["url"],
+        "SELECT l.phenomenon_time = m.newest FROM twin.latest_observations l "
+        "JOIN (SELECT datastream_id, max(phenomenon_time) AS newest FROM twin.observations "
+        "GROUP BY 1) m USING (datastream_id)",
+    )
+    assert rows
+    assert all(r[0] for r in rows)
+
+
+@pytest.mark.usefixtures("arso")
+def test_the_summary_counts_numeric_and_below_detection_apart(cli_env: dict[str, str]) -> None:
+    done = subprocess.run(
+        ["twin", "sensors", "summary", "--json"], capture_output=True, text=True, env=cli_env,
+        check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    rows = {(r["sensor"], r["property"]): r for r in json.loads(done.stdout)}
+    numeric, below, _ = _file_counts()
+    pm = rows[("E407", "pm2.5")]
+    assert pm["count"] == numeric[("E407", "pm2.5")]
+    assert pm["below_detection"] == below[("E407", "pm2.5")]
+    assert pm["unit"] == "µg/m³"
+    assert pm["min"] <= pm["mean"] <= pm["max"]
+    assert pm["first"] < pm["last"]
+    narrow = subprocess.run(
+        ["twin", "sensors", "summary", "--json", "--since", pm["last"]], capture_output=True,
+        text=True, env=cli_env, check=False,
+    )  # fmt: skip
+    late = {(r["sensor"], r["property"]): r for r in json.loads(narrow.stdout)}
+    assert late[("E407", "pm2.5")]["count"] + late[("E407", "pm2.5")]["below_detection"] == 1
+
+
+def _csv(tmp_path: Path, lines: list[str]) -> Path:
+    path = tmp_path / "readings.csv"
+    path.write_text("\n".join(["sensor,property,time,value,unit", *lines]) + "\n")
+    return path
+
+
+def test_bad_csv_rows_go_to_the_dead_letters_with_their_reason(arso: dict, tmp_path: Path) -> None:
+    path = _csv(tmp_path, [
+        "E407,no2,2030-01-01T10:00:00+01:00,21.5,µg/m³",
+        "E407,no2,2030-01-01T11:00:00,22.5,µg/m³",
+        "E407,no2,2030-01-01T12:00:00+01:00,23.5,ppm",
+        "X999,no2,2030-01-01T12:00:00+01:00,23.5,µg/m³",
+        "E407,radon,2030-01-01T12:00:00+01:00,1,Bq",
+        "E407,no2,2030-01-01T13:00:00+01:00,lots,µg/m³",
+        "E407,no2,2030-01-01T14:00:00+01:00,<1,µg/m³",
+    ])  # fmt: skip
+    report = CsvAdapter(path).run(arso["url"])
+    assert (report.received, report.stored, report.dead_letters) == (7, 2, 5)
+    reasons = dict(
+        _query(
+            arso["url"],
+            "SELECT payload, reason FROM twin.dead_letters WHERE source = %s",
+            f"csv:{path.name}",
+        )
+    )
+    by_line = {p.split(":")[0]: r for p, r in reasons.items()}
+    assert by_line["line 3"] == "timestamp without time zone"
+    assert by_line["line 4"].startswith("wrong unit 'ppm' for no2")
+    assert by_line["line 5"] == "unknown sensor 'X999'"
+    assert by_line["line 6"].startswith("unknown observed property 'radon'")
+    assert by_line["line 7"] == "no numeric value"
+    again = CsvAdapter(path).run(arso["url"])
+    assert (again.stored, again.duplicates) == (0, 2)
+
+
+def test_a_malformed_arso_file_is_refused_and_stores_nothing(arso: dict, tmp_path: Path) -> None:
+    broken = tmp_path / "broken.xml"
+    broken.write_text(ARSO.read_text(encoding="utf-8")[:5000], encoding="utf-8")
+    before = _query(arso["url"], "SELECT count(*) FROM twin.observations")
+    from twin._errors import DataFileError
+
+    with pytest.raises(DataFileError, match="malformed XML at line"):
+        ArsoAdapter(broken).run(arso["url"])
+    assert _query(arso["url"], "SELECT count(*) FROM twin.observations") == before
+
+
+def test_exceedances_hourly_and_daily_mean(arso: dict, tmp_path: Path) -> None:
+    hours = [
+        f"E407,no2,2030-02-01T{h:02d}:00:00+01:00,{250 if h == 5 else 40},µg/m³" for h in range(24)
+    ]
+    pm = [
+        f"E407,pm10,2030-02-01T{h:02d}:00:00+01:00,{80 if h < 12 else 30},µg/m³" for h in range(24)
+    ]
+    report = CsvAdapter(_csv(tmp_path, hours + pm)).run(arso["url"])
+    assert report.stored == 48
+    rows = _query(
+        arso["url"],
+        "SELECT e.threshold_id, e.period_start, round(e.value) FROM twin.exceedances e "
+        "WHERE e.period_start >= '2030-01-31' ORDER BY 1",
+    )
+    assert [(r[0], r[2]) for r in rows] == [("no2_limit_1h", 250), ("pm10_limit_24h", 55)]
+    assert rows[1][1].isoformat().startswith("2030-01-31T23:00:00")  # local midnight in UTC
