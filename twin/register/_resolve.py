@@ -1,0 +1,315 @@
+"""Resolve the rows of an import to assets and check what needs the register.
+
+A row sets the asset its ``id`` names, else the one holding its external identifier, else a
+new one. Checked here: ids of other classes or of no recognisable form, repeated ids,
+identifiers and targets, identifiers held by another asset, and parents (present in the
+register or the file, of a class the class may hang on). Blank required cells of stored
+assets keep the stored value; new assets take the class defaults.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import psycopg
+from psycopg import sql
+
+from twin.register._checks import COLUMNS, duplicates, problem_frame
+from twin.register.catalog import AssetClass
+from twin.register.schema import DEFAULT_LICENCE, DEFAULT_SOURCE
+
+
+@dataclass
+class Rows:
+    """The file's rows on their way in: values, the asset each sets, what is wrong."""
+
+    frame: pd.DataFrame
+    geoms: np.ndarray
+    #: Id of the asset each row sets (None: a new asset whose id the database assigns).
+    target: pd.Series
+    #: Whether the row's asset is already in the register.
+    stored: pd.Series
+    #: How rows are numbered: ``row`` (feature) or ``line`` (CSV).
+    label: str
+    #: Whether text comes padded (Shapefile): trailing blanks and null/empty are lost.
+    padded: bool
+    problems: list[pd.DataFrame] = field(default_factory=list)
+
+    def problem(self, mask: pd.Series | np.ndarray, column: str, reason: pd.Series | str) -> None:
+        """Record ``reason`` for the rows in ``mask``."""
+        found = problem_frame(self.frame.index, mask, column, reason)
+        if len(found):
+            self.problems.append(found)
+
+    def found(self) -> pd.DataFrame:
+        """Every problem so far, by row."""
+        found = [p for p in self.problems if len(p)]
+        if not found:
+            return pd.DataFrame(columns=COLUMNS)
+        return pd.concat(found, ignore_index=True).sort_values("row", kind="stable")
+
+    def valid(self) -> np.ndarray:
+        """Mask of the rows without problems."""
+        return ~self.frame.index.isin(self.found()["row"].unique())
+
+
+def normalise(cls: AssetClass, frame: pd.DataFrame) -> pd.DataFrame:
+    """Text as text (blank cells missing; ids and identifiers stripped), 1/0 as booleans."""
+    frame = frame.copy()
+    keys = ("id", "parent_id", *(a.name for a in cls.identifiers if a.type == "text"))
+    texts = [a.name for a in cls.attributes if a.type in ("text", "list") and not a.codespace]
+    for column in frame.columns:
+        if column in keys:
+            frame[column] = text(frame[column], strip=True)
+        elif column in ("name", "source", "licence", "state", *texts):
+            frame[column] = text(frame[column])
+        elif column == "synthetic" or _is_boolean(cls, column):
+            frame[column] = booleans(frame[column])
+    return frame
+
+
+def _is_boolean(cls: AssetClass, column: str) -> bool:
+    return any(a.name == column and a.type == "boolean" for a in cls.attributes)
+
+
+def text(values: pd.Series, *, strip: bool = False) -> pd.Series:
+    """Values as text (whole floats without ``.0``); blank cells become missing."""
+    if pd.api.types.is_float_dtype(values) and (values.dropna() % 1 == 0).all():
+        values = values.astype("Int64")
+    text = values.astype("string")
+    if strip:
+        text = text.str.strip()
+    return text.where(~text.str.strip().eq("").fillna(value=True))
+
+
+def booleans(values: pd.Series) -> pd.Series:
+    """Read 1/0 numbers (Shapefile, some GeoJSON writers) as true/false."""
+    if not pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return values
+    out = values.astype(object)
+    out[values == 1] = True
+    out[values == 0] = False
+    return out
+
+
+def fetch(
+    conn: psycopg.Connection, query: sql.Composed | str, values: list[Any]
+) -> list[tuple[Any, ...]]:
+    """Return the rows of ``query`` for the array parameter ``values`` (none when empty)."""
+    if not values:
+        return []
+    return conn.execute(query, (values,)).fetchall()
+
+
+def _identifier(cls: AssetClass, frame: pd.DataFrame, name: str) -> pd.Series:
+    """Return an identifier's values typed as in the register (None where unusable)."""
+    values = frame[name]
+    if cls.attribute(name).type != "integer":
+        return values.astype(object).where(values.notna(), None)
+    numbers = pd.to_numeric(values, errors="coerce")
+    return (
+        numbers.where(numbers % 1 == 0).astype("Int64").astype(object).where(numbers.notna(), None)
+    )
+
+
+def _owners(
+    conn: psycopg.Connection, cls: AssetClass, name: str, values: pd.Series
+) -> dict[Any, str]:
+    """Map identifier values to the ids of the stored assets holding them."""
+    keys = [int(v) if isinstance(v, np.integer) else v for v in values.dropna().unique()]
+    query = sql.SQL("SELECT {a}, id FROM {t} WHERE {a} = ANY(%s)").format(
+        a=sql.Identifier(name), t=sql.Identifier("register", cls.table)
+    )
+    return {key: str(asset) for key, asset in fetch(conn, query, keys)}
+
+
+def match(
+    conn: psycopg.Connection, cls: AssetClass, frame: pd.DataFrame
+) -> tuple[pd.Series, pd.Series, pd.DataFrame]:
+    """Resolve each row to the asset it sets: its id, else an external identifier's owner.
+
+    Returns the target ids (None: new asset), whether each target is stored, and the
+    conflicts found (an identifier held by another asset than the row names).
+    """
+    index = frame.index
+    given = (
+        frame["id"].astype(object).where(frame["id"].notna(), None)
+        if "id" in frame.columns
+        else pd.Series(None, index=index, dtype=object)
+    )
+    explicit = set(given.dropna())
+    table = sql.Identifier("register", cls.table)
+    stored_ids = {
+        str(r[0])
+        for r in fetch(
+            conn, sql.SQL("SELECT id FROM {} WHERE id = ANY(%s)").format(table), list(explicit)
+        )
+    }
+    target = given.copy()
+    via = pd.Series(None, index=index, dtype=object)
+    conflicts: list[pd.DataFrame] = []
+    for attribute in cls.identifiers:
+        if attribute.name not in frame.columns:
+            continue
+        values = _identifier(cls, frame, attribute.name)
+        owners = _owners(conn, cls, attribute.name, values)
+        stored_ids.update(owners.values())
+        owner = values.map(owners).astype(object)
+        owner = owner.where(owner.notna(), None)
+        differs = owner.notna() & target.notna() & (owner != target)
+        shown = (
+            attribute.name + " " + values.astype(str).map(repr) + " belongs to " + owner.astype(str)
+        )
+        conflicts.append(
+            problem_frame(
+                index,
+                differs & via.notna(),
+                attribute.name,
+                shown + ", but " + via.astype(str) + " matched " + target.astype(str),
+            )
+        )
+        conflicts.append(
+            problem_frame(
+                index,
+                differs & given.notna() & ~owner.isin(explicit),
+                attribute.name,
+                values.astype(str).map(repr)
+                + " belongs to "
+                + owner.astype(str)
+                + " in the register",
+            )
+        )
+        free = target.isna() & owner.notna()
+        target = target.where(~free, owner)
+        via = via.where(~free, attribute.name)
+    found = [c for c in conflicts if len(c)]
+    problems = pd.concat(found) if found else pd.DataFrame(columns=["row", "field", "reason"])
+    return target, target.isin(stored_ids), problems
+
+
+def references(conn: psycopg.Connection, cls: AssetClass, rows: Rows) -> None:
+    """Check ids (class, form, repeats), repeated identifiers and targets, and parents."""
+    frame, label = rows.frame, rows.label
+    if "id" in frame.columns:
+        given = frame["id"]
+        others = dict(
+            fetch(
+                conn,
+                sql.SQL(
+                    "SELECT id, class FROM register.assets WHERE id = ANY(%s) AND class <> {}"
+                ).format(sql.Literal(cls.name)),
+                list(given.dropna().unique()),
+            )
+        )
+        elsewhere = given.astype(object).map(others).astype(object)
+        rows.problem(
+            elsewhere.notna(),
+            "id",
+            "is the id of a " + elsewhere.astype(str) + f", not of a {cls.name}",
+        )
+        foreign = (
+            given.notna()
+            & ~rows.stored
+            & elsewhere.isna()
+            & ~given.str.startswith(f"{cls.name}:").fillna(value=False)
+        )
+        rows.problem(
+            foreign,
+            "id",
+            f"is not in the register and is not a {cls.name} id "
+            f"({cls.name}:<number>); leave it empty for a new asset",
+        )
+        rows.problems.append(duplicates(given, "id", _again(f"is also in {label}")))
+    for attribute in cls.identifiers:
+        if attribute.name in frame.columns:
+            values = _identifier(cls, frame, attribute.name)
+            rows.problems.append(duplicates(values, attribute.name, _again(f"is also in {label}")))
+    rows.problems.append(duplicates(rows.target, "id", _again(f"is also set by {label}")))
+    if "parent_id" in frame.columns:
+        _parents(conn, cls, rows)
+
+
+def _again(what: str) -> Callable[[pd.Series, pd.Series], pd.Series]:
+    """Describe a repeated value: ``'X' is also in row 3``."""
+
+    def describe(values: pd.Series, first: pd.Series) -> pd.Series:
+        return values.map(repr) + f" {what} " + first
+
+    return describe
+
+
+def _parents(conn: psycopg.Connection, cls: AssetClass, rows: Rows) -> None:
+    """Parents must exist (register or file), be of a class the class hangs on, not self."""
+    parents = rows.frame["parent_id"]
+    kinds = dict(
+        fetch(
+            conn,
+            "SELECT id, class FROM register.assets WHERE id = ANY(%s)",
+            list(parents.dropna().unique()),
+        )
+    )
+    kinds.update(dict.fromkeys(rows.target[~rows.stored].dropna(), cls.name))
+    kind = parents.astype(object).map(kinds).astype(object)
+    rows.problem(
+        parents.notna() & kind.isna(),
+        "parent_id",
+        parents.astype(str).map(repr) + " is neither in the register nor in this file",
+    )
+    if cls.parents:
+        rows.problem(
+            kind.notna() & ~kind.isin(cls.parents),
+            "parent_id",
+            parents.astype(str).map(repr) + " is a " + kind.astype(str) + f"; a "
+            f"{cls.name} hangs on a {' or '.join(cls.parents)}",
+        )
+    rows.problem(parents.notna() & (parents == rows.target), "parent_id", "is the asset itself")
+
+
+def fill_blanks(conn: psycopg.Connection, cls: AssetClass, rows: Rows) -> None:
+    """Fill blank required cells: stored assets keep their value, new ones take the default.
+
+    ``synthetic`` is not editable: stored assets keep theirs, new ones take the file's
+    (default false).
+    """
+    frame, stored = rows.frame, rows.stored
+    defaults: dict[str, object] = {
+        "source": DEFAULT_SOURCE,
+        "licence": DEFAULT_LICENCE,
+        "synthetic": False,
+    }
+    defaults |= {a.name: a.default for a in cls.attributes if a.default is not None}
+    required = [c for c in ("state", "source", "licence") if c in frame.columns]
+    required += [a.name for a in cls.attributes if a.required and a.name in frame.columns]
+    kept = required + (["synthetic"] if "synthetic" in frame.columns else [])
+    blank = frame[kept].isna().any(axis=1) if kept else pd.Series(data=False, index=frame.index)
+    need = stored & (blank | ("synthetic" in frame.columns))
+    if need.any():
+        query = sql.SQL("SELECT id, {} FROM {} WHERE id = ANY(%s)").format(
+            sql.SQL(", ").join(map(sql.Identifier, kept)), sql.Identifier("register", cls.table)
+        )
+        values = pd.DataFrame(
+            fetch(conn, query, list(rows.target[need].unique())), columns=["id", *kept]
+        ).set_index("id")
+        for column in kept:
+            fill = need & (frame[column].isna() | (column == "synthetic"))
+            frame[column] = _set(frame[column], fill, rows.target[fill].map(values[column]))
+    for column, default in defaults.items():
+        if column in frame.columns:
+            fill = ~stored & frame[column].isna()
+            frame[column] = _set(frame[column], fill, default)
+    for attribute in cls.attributes:
+        if attribute.required and attribute.default is None and attribute.name not in frame:
+            rows.problem(~stored, attribute.name, "is required (the file has no such column)")
+
+
+def _set(values: pd.Series, mask: pd.Series, new: object) -> pd.Series:
+    """``values`` with the rows in ``mask`` replaced (a value or a series)."""
+    if not mask.any():
+        return values
+    out = values.astype(object)
+    out[mask] = new
+    return out

@@ -1,0 +1,409 @@
+"""Import a file into one register class: every row checked first, then all or nothing.
+
+A row with an ``id`` updates that asset (or creates it with that id); a row without one is
+matched on the class's external identifiers (``pole_code``, ``osm_id`` …), so importing the
+same file again updates instead of duplicating; rows matching nothing are new assets. The
+whole file is checked before anything is written (geometry, CRS, attribute types and allowed
+values, duplicates, parents, the municipality); one rejected row and nothing is imported.
+The write is one transaction under the importing user, so the history names them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import psycopg
+from psycopg import sql
+
+from twin._errors import DataFileError
+from twin.db.engine import connect
+from twin.register import bulk, rules
+from twin.register._checks import boundary, geometries
+from twin.register._files import (
+    Source,
+    crs_name,
+    export_columns,
+    parse_crs,
+    read_source,
+    shapefile_names,
+)
+from twin.register._resolve import Rows, fetch, fill_blanks, match, normalise, references
+from twin.register.catalog import AssetClass, asset_class
+from twin.register.store import Actor, acting
+
+#: Columns of an export that an import reads but never writes (``version`` is checked).
+INFORMATIONAL = frozenset(
+    {
+        "version",
+        "changed_by",
+        "changed_at",
+        "change_reason",
+        "generator",
+        "seed",
+        "fid",
+        "ogc_fid",
+        "class",
+    }
+)
+#: Numbers this close (relative, or absolute below 1) count as unchanged: text formats keep
+#: 15 to 17 significant digits.
+NUMBER_TOLERANCE = 1e-9
+#: Problems quoted in the error of a refused import.
+QUOTED = 3
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why a row is rejected (or what was repaired in it)."""
+
+    row: int
+    field: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Change:
+    """A row that adds or changes an asset."""
+
+    row: int
+    id: str | None
+    status: str
+
+
+@dataclass
+class ImportReport:
+    """What an import did, or would do (dry run).
+
+    Rows are numbered as the user sees them (``label``): ``row`` is the feature number in
+    the file (1 = first feature), ``line`` the CSV line number (line 1 is the header).
+    """
+
+    file: str
+    class_name: str
+    dry_run: bool
+    label: str
+    crs: str
+    rows: int = 0
+    new: int = 0
+    changed: int = 0
+    unchanged: int = 0
+    rejected: int = 0
+    problems: list[Problem] = field(default_factory=list)
+    repairs: list[Problem] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
+    ignored_columns: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        """Return the report as plain data (for ``--json``)."""
+        return asdict(self)
+
+    def quoted(self, limit: int = QUOTED) -> str:
+        """Quote the first problems: ``row 12: power_w is not a whole number (got 'x')``."""
+        shown = [f"{self.label} {p.row}: {p.field} {p.reason}" for p in self.problems[:limit]]
+        more = len(self.problems) - limit
+        if more > 0:
+            shown.append(f"and {more} more (run with --dry-run for the full list)")
+        return "; ".join(shown)
+
+
+class ImportRejected(DataFileError):
+    """An import refused because rows were rejected; nothing was written."""
+
+    def __init__(self, message: str, report: ImportReport) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+def import_file(
+    path: Path | str,
+    class_name: str,
+    *,
+    dry_run: bool = False,
+    crs: int | str | None = None,
+    fix: bool = False,
+    actor: Actor | None = None,
+    reason: str | None = None,
+    url: str | None = None,
+) -> ImportReport:
+    """Import ``path`` into ``register.<class_name>``: all rows or none.
+
+    Parameters
+    ----------
+    path
+        GeoPackage, GeoJSON, Shapefile (.shp or zipped), CSV, GeoParquet or FlatGeobuf.
+    class_name
+        Asset class of every row.
+    dry_run
+        Check and compare only; write nothing (no sign-in needed).
+    crs
+        CRS of the coordinates (EPSG code or text), for files without one, or to override.
+    fix
+        Repair invalid geometries with ``make_valid`` (reported per row) instead of
+        rejecting them.
+    actor
+        Who imports (an editor or admin); recorded in the history.
+    reason
+        Why, recorded in the history after ``import <file name>``.
+    url
+        Database URL.
+
+    Returns
+    -------
+    ImportReport
+        Counts of new, changed, unchanged and rejected rows, with row-level details.
+
+    Raises
+    ------
+    ImportRejected
+        When any row is rejected (real run); the message quotes the first problems.
+    DataFileError
+        When the file cannot be read, has no CRS (pass ``crs``) or holds no features.
+    AccessDenied
+        When ``actor`` may not edit (real run).
+    """
+    path = Path(path)
+    cls = asset_class(class_name)
+    source = read_source(path, cls.name, parse_crs(crs) if crs is not None else None)
+    frame, ignored, versions = _columns(path, cls, source)
+    report = ImportReport(
+        str(path),
+        cls.name,
+        dry_run,
+        source.label,
+        crs_name(source.crs),
+        rows=len(frame),
+        ignored_columns=ignored,
+        notes=list(source.notes),
+    )
+    if ignored:
+        report.notes.append(
+            f"ignored column(s) {', '.join(ignored)}: not fields of {cls.name} "
+            f"(its fields: id, {', '.join(cls.editable)})"
+        )
+    why = f"import {path.name}" + (f": {reason}" if reason else "")
+    with connect(url) as conn, _transaction(conn, actor, why, dry_run=dry_run):
+        rows = _check(conn, cls, source, frame, fix=fix, report=report)
+        columns = ["id", *(c for c in rows.frame.columns if c != "id"), "geom"]
+        changed: set[str] = set()
+        if dry_run or rows.found().empty:
+            _stage(conn, cls, rows, columns, assign_ids=not dry_run)
+            changed = bulk.changed_ids(conn, cls, columns)
+            _stale(conn, cls, rows, changed, versions)
+        _fill_report(report, rows, changed)
+        if report.rejected and not dry_run:
+            raise ImportRejected(
+                f"{path}: {report.rejected} of {report.rows} rows rejected, nothing imported: "
+                f"{report.quoted()}",
+                report,
+            )
+        if not dry_run:
+            done = bulk.merge(conn, cls, columns)
+            report.new, report.changed = done.inserted, done.updated
+            report.unchanged = done.unchanged
+    return report
+
+
+@contextmanager
+def _transaction(
+    conn: psycopg.Connection, actor: Actor | None, why: str, *, dry_run: bool
+) -> Iterator[None]:
+    """Open a transaction rolled back at the end (dry run), or one under the actor."""
+    if dry_run:
+        with conn.transaction(force_rollback=True):
+            yield
+    else:
+        with acting(conn, actor, why):
+            yield
+
+
+def _columns(
+    path: Path, cls: AssetClass, source: Source
+) -> tuple[pd.DataFrame, list[str], pd.Series | None]:
+    """Map the file's columns onto the class (any case; Shapefile's short names).
+
+    Returns the mapped columns, the names of unknown columns (ignored), and the ``version``
+    column of an export (None when the file has none).
+    """
+    known = ["id", *cls.editable, "synthetic"]
+    names = {name.lower(): name for name in known}
+    if source.driver == "ESRI Shapefile":
+        shortened = shapefile_names(export_columns(cls))
+        names |= {short.lower(): full for full, short in shortened.items() if full in known}
+    rename: dict[str, str] = {}
+    ignored: list[str] = []
+    versions = None
+    for column in source.frame.columns:
+        key = str(column).strip().lower()
+        name = names.get(key)
+        if name is None:
+            if key == "version":
+                versions = pd.to_numeric(source.frame[column], errors="coerce")
+            elif key not in INFORMATIONAL:
+                ignored.append(str(column))
+            continue
+        if name in rename.values():
+            raise DataFileError(f"{path}: two columns hold {name} (one is {column!r}); keep one")
+        rename[column] = name
+    return source.frame[list(rename)].rename(columns=rename), ignored, versions
+
+
+def _check(
+    conn: psycopg.Connection,
+    cls: AssetClass,
+    source: Source,
+    frame: pd.DataFrame,
+    *,
+    fix: bool,
+    report: ImportReport,
+) -> Rows:
+    """Check every row; return the coerced rows with their targets and problems."""
+    frame = normalise(cls, frame)
+    area, note = boundary(conn)
+    if note:
+        report.notes.append(note)
+    geoms, geometry_problems, repairs = geometries(cls, source, area, fix=fix)
+    report.repairs = [
+        Problem(int(r), str(f), str(x)) for r, f, x in repairs.itertuples(index=False)
+    ]
+    target, stored, match_problems = match(conn, cls, frame)
+    rows = Rows(
+        frame,
+        geoms,
+        target,
+        stored,
+        source.label,
+        source.driver == "ESRI Shapefile",
+        [*source.problems, geometry_problems, match_problems],
+    )
+    references(conn, cls, rows)
+    fill_blanks(conn, cls, rows)
+    coerced, problems = rules.check(cls, rows.frame, fill_defaults=False)
+    rows.frame = coerced[list(rows.frame.columns)]
+    rows.problems.append(problems)
+    return rows
+
+
+def _stage(
+    conn: psycopg.Connection, cls: AssetClass, rows: Rows, columns: list[str], *, assign_ids: bool
+) -> None:
+    """COPY the valid rows into the staging table; new assets get ids first (real run)."""
+    valid = rows.valid()
+    frame = rows.frame.loc[valid].copy()
+    ids = rows.target[valid].copy()
+    unnamed = ids.isna()
+    if assign_ids and unnamed.any():
+        numbers = conn.execute(
+            "SELECT nextval('register.asset_number') FROM generate_series(1, %s)",
+            (int(unnamed.sum()),),
+        ).fetchall()
+        ids[unnamed] = [f"{cls.name}:{n}" for (n,) in numbers]
+        rows.target = rows.target.astype(object)
+        rows.target[ids.index] = ids
+    frame["id"] = ids
+    frame["geom"] = rows.geoms[valid]
+    bulk.stage(conn, cls, frame[columns])
+    _snap(conn, cls, columns, padded=rows.padded)
+
+
+def _snap(conn: psycopg.Connection, cls: AssetClass, columns: list[str], *, padded: bool) -> None:
+    """Keep stored values that the file repeats as well as its format can (no false changes).
+
+    Numbers within the tolerance; with ``padded`` (Shapefile: dBase pads text with blanks
+    and has no null text) text that differs only by trailing blanks or null/empty.
+    """
+    numbers = (c for c in columns if c in {a.name for a in cls.attributes if a.type == "number"})
+    near = {
+        c: sql.SQL(
+            "(s.{c} <> t.{c} AND abs(s.{c} - t.{c}) <= {tol} * greatest(1, abs(s.{c}), abs(t.{c})))"
+        ).format(c=sql.Identifier(c), tol=sql.Literal(NUMBER_TOLERANCE))
+        for c in numbers
+    }
+    if padded:
+        texts = {"name", "parent_id", "source", "licence"} | {
+            a.name for a in cls.attributes if a.type in ("text", "list")
+        }
+        near |= {
+            c: sql.SQL(
+                "(s.{c} IS DISTINCT FROM t.{c} AND "
+                "coalesce(s.{c}, '') = coalesce(rtrim(t.{c}), ''))"
+            ).format(c=sql.Identifier(c))
+            for c in columns
+            if c in texts
+        }
+    if not near:
+        return
+    columns = list(near)
+    conn.execute(
+        sql.SQL("UPDATE {s} s SET {sets} FROM {t} t WHERE t.id = s.id AND ({any})").format(
+            s=sql.Identifier(bulk.stage_name(cls)),
+            t=sql.Identifier("register", cls.table),
+            sets=sql.SQL(", ").join(
+                sql.SQL("{c} = CASE WHEN {n} THEN t.{c} ELSE s.{c} END").format(
+                    c=sql.Identifier(c), n=near[c]
+                )
+                for c in columns
+            ),
+            any=sql.SQL(" OR ").join(near.values()),
+        )
+    )
+
+
+def _stale(
+    conn: psycopg.Connection,
+    cls: AssetClass,
+    rows: Rows,
+    changed: set[str],
+    versions: pd.Series | None,
+) -> None:
+    """Reject changes made on an older version than the register holds (no lost updates)."""
+    if versions is None or not changed:
+        return
+    current = dict(
+        fetch(
+            conn,
+            sql.SQL("SELECT id, version FROM {} WHERE id = ANY(%s)").format(
+                sql.Identifier("register", cls.table)
+            ),
+            sorted(changed),
+        )
+    )
+    now = rows.target.map(current).astype(object)
+    stale = rows.target.isin(changed) & versions.notna() & now.notna() & (versions != now)
+    rows.problem(
+        stale,
+        "version",
+        versions.astype("Int64").astype(str)
+        + " is out of date: "
+        + rows.target.astype(str)
+        + " is at version "
+        + now.astype("Int64").astype(str)
+        + " in the register (changed since this file was written); export it again "
+        "and redo the edit",
+    )
+
+
+def _fill_report(report: ImportReport, rows: Rows, changed: set[str]) -> None:
+    found = rows.found()
+    report.problems = [
+        Problem(int(r), str(f), str(x))
+        for r, f, x in found[["row", "field", "reason"]].itertuples(index=False)
+    ]
+    valid = rows.valid()
+    report.rejected = int((~valid).sum())
+    new = valid & ~rows.stored.to_numpy()
+    edited = valid & rows.target.isin(changed).to_numpy()
+    report.new, report.changed = int(new.sum()), int(edited.sum())
+    report.unchanged = int(valid.sum()) - report.new - report.changed
+    listed = new | edited
+    index = rows.frame.index[listed]
+    targets = rows.target[listed]
+    report.changes = [
+        Change(int(r), None if t is None or pd.isna(t) else str(t), "new" if n else "changed")
+        for r, t, n in zip(index, targets, new[listed], strict=True)
+    ]
