@@ -10,6 +10,7 @@ import getpass
 import json
 import os
 import sys
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -18,9 +19,12 @@ from rich.table import Table
 from rich.text import Text
 
 if TYPE_CHECKING:
+    from twin.register.importer import ImportReport
     from twin.register.store import Actor
 
-assets_app = typer.Typer(help="The asset register: classes, assets, history.", no_args_is_help=True)
+assets_app = typer.Typer(
+    help="The asset register: classes, assets, history, import and export.", no_args_is_help=True
+)
 users_app = typer.Typer(help="Users who may sign in to edit.", no_args_is_help=True)
 
 out = Console()
@@ -155,6 +159,127 @@ def restore_cmd(
 
     new = restore(asset_id, version, actor=cli_actor(user), reason=reason)
     err.print(f"{asset_id}: version {version} restored as version {new}")
+
+
+#: Rows of a report listed in the terminal (``--json`` lists all).
+SHOWN = 30
+
+
+@assets_app.command("import")
+def import_cmd(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            metavar="FILE",
+            help="GeoPackage, GeoJSON, Shapefile (.shp/.zip), CSV, GeoParquet or FlatGeobuf.",
+        ),
+    ],
+    class_name: Annotated[str, typer.Option("--class", metavar="CLASS", help="Asset class.")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Check and compare only; write nothing.")
+    ] = False,
+    crs: Annotated[
+        str | None,
+        typer.Option(
+            "--crs",
+            help="CRS of the coordinates (EPSG:3794, EPSG:4326 …) for a file "
+            "without one (CSV with WKT, Shapefile without .prj), or to override it.",
+        ),
+    ] = None,
+    fix: Annotated[
+        bool, typer.Option("--fix", help="Repair invalid geometries with make_valid (reported).")
+    ] = False,
+    user: UserOption = None,
+    reason: ReasonOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Import FILE into a class: all rows or none, with a row-level report.
+
+    Rows with an id update that asset; rows without one match on the class's external
+    identifiers (e.g. pole_code, osm_id), so importing a file again updates instead of
+    duplicating. Any rejected row and nothing is imported (try --dry-run first).
+    """
+    from twin.register.importer import ImportRejected, import_file  # noqa: PLC0415
+
+    try:
+        report = import_file(file, class_name, dry_run=dry_run, crs=crs, fix=fix,
+                             actor=cli_actor(user), reason=reason)  # fmt: skip
+    except ImportRejected as exc:
+        if as_json:
+            _print_json(exc.report.as_dict())
+        raise
+    if as_json:
+        _print_json(report.as_dict())
+    else:
+        _print_report(report)
+    if report.rejected:
+        err.print(Text(f"error: {file}: {report.rejected} of {report.rows} rows would be "
+                       "rejected; correct them and import again"), soft_wrap=True)  # fmt: skip
+        raise typer.Exit(1)
+    if not dry_run:
+        err.print(Text(f"{file}: imported into register.{class_name} "
+                       f"({report.new} new, {report.changed} changed)"))  # fmt: skip
+
+
+def _print_report(report: ImportReport) -> None:
+    """Print an import report as tables: counts, problems, repairs, changes, notes."""
+    numbered = "feature number" if report.label == "row" else "CSV line (header = line 1)"
+    title = f"{report.file} → {report.class_name}" + (" (dry run)" if report.dry_run else "")
+    counts = Table("rows", "new", "changed", "unchanged", "rejected", title=Text(title),
+                   caption=f"CRS {report.crs}; rows are numbered by {numbered}")  # fmt: skip
+    counts.add_row(*(str(n) for n in (report.rows, report.new, report.changed,
+                                      report.unchanged, report.rejected)))  # fmt: skip
+    out.print(counts)
+    for title, items in (("rejected", report.problems), ("repaired", report.repairs)):
+        if items:
+            table = Table(report.label, "field", "reason", title=f"{title} ({len(items)})")
+            for p in items[:SHOWN]:
+                table.add_row(str(p.row), Text(p.field), Text(p.reason))
+            out.print(table)
+            _more(len(items))
+    if report.changes:
+        table = Table(report.label, "id", "change", title=f"changes ({len(report.changes)})")
+        for c in report.changes[:SHOWN]:
+            table.add_row(str(c.row), Text(c.id or "(new id)"), c.status)
+        out.print(table)
+        _more(len(report.changes))
+    for note in report.notes:
+        err.print(Text(f"note: {note}"), soft_wrap=True)
+
+
+def _more(count: int) -> None:
+    if count > SHOWN:
+        err.print(f"… and {count - SHOWN} more (--json lists all)")
+
+
+@assets_app.command("export")
+def export_cmd(
+    class_name: Annotated[str, typer.Argument(metavar="CLASS", help="Asset class.")],
+    file: Annotated[
+        Path,
+        typer.Argument(
+            metavar="FILE",
+            help=".gpkg .geojson .shp .zip .csv .parquet or .fgb (replaced if it exists).",
+        ),
+    ],
+    crs: Annotated[
+        str | None,
+        typer.Option(
+            "--crs",
+            help="CRS of the coordinates (default EPSG:4326 for GeoJSON and "
+            "CSV, EPSG:3794 otherwise).",
+        ),
+    ] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="ISO time: the register as it was then.")
+    ] = None,
+) -> None:
+    """Export every asset of a class to FILE (format from the extension)."""
+    from twin.register.exporter import export_file  # noqa: PLC0415
+    from twin.register.store import parse_time  # noqa: PLC0415
+
+    count = export_file(class_name, file, crs=crs, as_of=parse_time(as_of) if as_of else None)
+    err.print(Text(f"{count} {class_name} asset(s) written to {file}"))
 
 
 @users_app.command("add")

@@ -26,7 +26,7 @@ from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from twin._errors import DataFileError, InvalidValue, exception_reason
-from twin.load._read import CITY_FRAME_LONLAT, require_file
+from twin.load._read import CITY_FRAME_LONLAT
 from twin.register.catalog import AssetClass
 
 #: GDAL driver of each file extension (``.zip`` is a zipped Shapefile).
@@ -368,7 +368,9 @@ def read_source(path: Path, layer: str, crs: CRS | None = None) -> Source:
     DataFileError
         When the file is missing or unreadable, or has no CRS and none was given.
     """
-    driver = driver_of(require_file(path))
+    if not path.is_file():
+        raise DataFileError(f"{path}: file not found")
+    driver = driver_of(path)
     if driver == "CSV":
         source = _read_csv(path, crs)
     else:
