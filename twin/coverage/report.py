@@ -73,7 +73,8 @@ class Coverage:
     emitters: pd.DataFrame = field(default_factory=_data.empty_emitters)
 
 
-def _terrain(model: Model, dem: Path | None) -> Terrain | None:
+def terrain_for(model: Model, dem: Path | None = None) -> Terrain | None:
+    """Return the DEM when the model switches line of sight on, else ``None``."""
     return load_terrain(dem) if model.radio.line_of_sight else None
 
 
@@ -167,38 +168,42 @@ def measure(
     """
     model = model or load_model()
     tech = check_tech(tech, model)
-    polygon_techs = model.operator_technologies.get(tech, ())
     with _data.reading(url) as conn:
-        replaced = _data.polygon_operators(conn, polygon_techs) if polygon_techs else []
-        if tech == "gigabit":
-            people = _data.people(conn, "buildings")
-            gig = model.gigabit
-            model_ids = _data.query(conn, "coverage_gigabit_buildings", {
-                "connections": list(gig.connections), "node_kinds": list(gig.node_kinds),
-                "segment_kinds": list(gig.segment_kinds), "replaced": replaced,
-                "drop_m": gig.drop_distance_m,
-            })["unit_id"]  # fmt: skip
-            polygon_sql, modelled = "coverage_operator_buildings", True
-            kept = _data.empty_emitters()
-        else:
-            people = _data.people(conn, "cells")
-            all_emitters = emitters(_data.sites(conn), tech, model)
-            kept = all_emitters[~all_emitters["operator"].isin(replaced)].reset_index(drop=True)
-            model_ids = pd.Series(
-                covered_cells(conn, kept, model, _terrain(model, dem), people), dtype="int64"
-            )
-            polygon_sql, modelled = "coverage_operator_cells", not kept.empty
-        operator_ids = (
-            _data.query(conn, polygon_sql, {"technologies": list(polygon_techs)})["unit_id"]
-            if replaced
-            else pd.Series([], dtype=object)
-        )
+        return measure_in(conn, tech, model, terrain_for(model, dem))
+
+
+def measure_in(
+    conn: psycopg.Connection, tech: str, model: Model, terrain: Terrain | None = None
+) -> Coverage:
+    """Do :func:`measure` on an open connection (``terrain`` when line of sight is on)."""
+    polygon_techs = model.operator_technologies.get(tech, ())
+    replaced = _data.polygon_operators(conn, polygon_techs) if polygon_techs else []
+    if tech == "gigabit":
+        people = _data.people(conn, "buildings")
+        gig = model.gigabit
+        model_ids = _data.query(conn, "coverage_gigabit_buildings", {
+            "connections": list(gig.connections), "node_kinds": list(gig.node_kinds),
+            "segment_kinds": list(gig.segment_kinds), "replaced": replaced,
+            "drop_m": gig.drop_distance_m,
+        })["unit_id"]  # fmt: skip
+        polygon_sql, modelled = "coverage_operator_buildings", True
+        kept = _data.empty_emitters()
+    else:
+        people = _data.people(conn, "cells")
+        all_emitters = emitters(_data.sites(conn), tech, model)
+        kept = all_emitters[~all_emitters["operator"].isin(replaced)].reset_index(drop=True)
+        model_ids = pd.Series(covered_cells(conn, kept, model, terrain, people), dtype="int64")
+        polygon_sql, modelled = "coverage_operator_cells", not kept.empty
+    operator_ids = (
+        _data.query(conn, polygon_sql, {"technologies": list(polygon_techs)})["unit_id"]
+        if replaced
+        else pd.Series([], dtype=object)
+    )
     people["by_model"] = people["unit_id"].isin(model_ids).to_numpy()
     people["by_operator"] = people["unit_id"].isin(operator_ids).to_numpy()
     people["covered"] = people["by_model"] | people["by_operator"]
     unit = "buildings" if tech == "gigabit" else "cells"
-    method = _method(replaced, modelled)
-    return Coverage(tech, unit, people, method, tuple(replaced), kept)
+    return Coverage(tech, unit, people, _method(replaced, modelled), tuple(replaced), kept)
 
 
 def _share(part: pd.Series | np.ndarray, whole: pd.Series | np.ndarray) -> np.ndarray:

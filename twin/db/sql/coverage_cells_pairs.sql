@@ -1,15 +1,18 @@
 -- Every (staged emitter, staged cell) pair where the emitter covers the cell (as in
--- coverage_cells_covered), for cells among %(cells)s only (all when NULL).
+-- coverage_cells_covered), for cells among %(cells)s only (all when NULL). Each cell looks up
+-- the emitters whose reach holds it through their GiST index.
+WITH c AS MATERIALIZED (
+    SELECT * FROM cov_cells
+    WHERE %(cells)s::bigint[] IS NULL OR cell_id IN (SELECT unnest(%(cells)s::bigint[]))
+)
 SELECT e.emitter, c.cell_id AS unit_id
-FROM cov_emitters e
-JOIN cov_cells c ON c.pt && e.reach
+FROM c
+JOIN cov_emitters e ON e.reach && c.pt
 CROSS JOIN LATERAL (
     SELECT sqrt((c.x - e.x) * (c.x - e.x) + (c.y - e.y) * (c.y - e.y)) AS d,
            atan2d(c.x - e.x, c.y - e.y) AS bearing
 ) p
-WHERE (%(cells)s::bigint[] IS NULL
-       OR c.cell_id IN (SELECT unnest(%(cells)s::bigint[])))
-  AND p.d <= e.range_m
+WHERE p.d <= e.range_m
   AND (e.az IS NULL
        OR p.d <= e.near_m
        OR EXISTS (
