@@ -35,7 +35,7 @@ TYPE_NAMES = {
     7: "GeometryCollection",
 }
 _SINGLE = {"Point": 0, "LineString": 1, "Polygon": 3}
-_MULTI_OFFSET = 3
+_MULTI = {"Point": 4, "LineString": 5, "Polygon": 6}
 COLUMNS = ["row", "field", "reason"]
 
 
@@ -43,7 +43,10 @@ def problem_frame(
     index: pd.Index, mask: pd.Series | np.ndarray, column: str, reason: pd.Series | str
 ) -> pd.DataFrame:
     """Problems for the rows of ``index`` selected by ``mask`` (reason: text or per row)."""
-    selected = np.asarray(mask, dtype=bool)
+    if isinstance(mask, pd.Series):  # nullable comparisons leave NA: not selected
+        selected = mask.astype("boolean").fillna(value=False).to_numpy(dtype=bool)
+    else:
+        selected = np.asarray(mask, dtype=bool)
     if not selected.any():
         return pd.DataFrame(columns=COLUMNS)
     rows = index[selected]
@@ -105,10 +108,12 @@ def shape(asset_class: AssetClass, geoms: np.ndarray) -> tuple[np.ndarray, np.nd
             out[polygons] = shapely.multipolygons(
                 geoms[polygons], indices=np.arange(polygons.sum())
             )
-        fits = polygons | (types == _SINGLE["Polygon"] + _MULTI_OFFSET)
+        fits = polygons | (types == _MULTI["Polygon"])
     else:
         single = _SINGLE[asset_class.geometry]
-        one_part = (types == single + _MULTI_OFFSET) & (shapely.get_num_geometries(geoms) == 1)
+        one_part = (types == _MULTI[asset_class.geometry]) & (
+            shapely.get_num_geometries(geoms) == 1
+        )
         if one_part.any():
             out[one_part] = shapely.get_geometry(geoms[one_part], 0)
         fits = (types == single) | one_part
@@ -120,7 +125,7 @@ def _described(geoms: np.ndarray) -> np.ndarray:
     types = pd.Series(shapely.get_type_id(geoms)).map(TYPE_NAMES).fillna("nothing")
     parts = pd.Series(shapely.get_num_geometries(geoms)).astype(str)
     multi = types.str.startswith("Multi") | types.eq("GeometryCollection")
-    text = "a " + types + (" with " + parts + " parts").where(multi, "")
+    text = "a " + types + (" with " + parts + " parts").where(multi & (parts != "1"), "")
     return text.to_numpy(dtype=object)
 
 

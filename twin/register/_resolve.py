@@ -194,6 +194,7 @@ def match(
 def references(conn: psycopg.Connection, cls: AssetClass, rows: Rows) -> None:
     """Check ids (class, form, repeats), repeated identifiers and targets, and parents."""
     frame, label = rows.frame, rows.label
+    repeats: list[pd.DataFrame] = []
     if "id" in frame.columns:
         given = frame["id"]
         others = dict(
@@ -223,12 +224,15 @@ def references(conn: psycopg.Connection, cls: AssetClass, rows: Rows) -> None:
             f"is not in the register and is not a {cls.name} id "
             f"({cls.name}:<number>); leave it empty for a new asset",
         )
-        rows.problems.append(duplicates(given, "id", _again(f"is also in {label}")))
+        repeats.append(duplicates(given, "id", _again(f"is also in {label}")))
     for attribute in cls.identifiers:
         if attribute.name in frame.columns:
             values = _identifier(cls, frame, attribute.name)
-            rows.problems.append(duplicates(values, attribute.name, _again(f"is also in {label}")))
-    rows.problems.append(duplicates(rows.target, "id", _again(f"is also set by {label}")))
+            repeats.append(duplicates(values, attribute.name, _again(f"is also in {label}")))
+    # Two rows may also reach one asset through different fields (an id and an identifier).
+    shared = duplicates(rows.target, "id", _again(f"is also set by {label}"))
+    seen = set().union(*(set(r["row"]) for r in repeats))
+    rows.problems += [*repeats, shared[~shared["row"].isin(seen)]]
     if "parent_id" in frame.columns:
         _parents(conn, cls, rows)
 
