@@ -15,10 +15,15 @@ import shapely
 from conftest import DATA_DIR, db_state
 
 from twin import ConfigError, DatabaseError, db
-from twin.synth.city import present, synthesize, tile
+from twin.register.catalog import classes
+from twin.synth._common import OSM_SOURCE
+from twin.synth._context import SOURCE
+from twin.synth.city import TWIN_TABLES, content_hash, present, synthesize, tile
 from twin.synth.terrain import elevation_model
 
 SCALE = 0.05
+#: Size and last entry of the register history.
+HISTORY = "SELECT count(*), max(history_id) FROM register.history"
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +42,7 @@ def query(url: str, text: str, params: dict | None = None) -> list[tuple]:
 def test_population_matches_the_real_settlements(city) -> None:
     settlements = pd.read_csv(DATA_DIR / "settlements.csv")
     expected = settlements["population_wikipedia"].to_numpy(float) * SCALE
-    rows = dict(query(city["url"], "SELECT na_mid, sum(population) FROM twin.buildings "
+    rows = dict(query(city["url"], "SELECT na_mid, sum(population) FROM register.building "
                                    "WHERE synthetic GROUP BY na_mid"))  # fmt: skip
     got = settlements["na_mid"].map(rows).fillna(0).to_numpy(float)
     # Within 1 % of the real figure (at this scale, at least one whole person of rounding).
@@ -46,7 +51,7 @@ def test_population_matches_the_real_settlements(city) -> None:
 
 
 def test_raster_and_grid_sum_to_the_building_population(city) -> None:
-    (people,) = query(city["url"], "SELECT sum(population) FROM twin.buildings")[0]
+    (people,) = query(city["url"], "SELECT sum(population) FROM register.building")[0]
     (grid,) = query(city["url"], "SELECT sum(population) FROM twin.population_grid")[0]
     with rasterio.open(city["report"].rasters["population"]) as src:
         raster = src.read(1)
@@ -57,9 +62,9 @@ def test_raster_and_grid_sum_to_the_building_population(city) -> None:
 
 
 def test_building_count_is_of_the_order_of_the_real_city(city) -> None:
-    (count,) = query(city["url"], "SELECT count(*) FROM twin.buildings WHERE facility_id IS NULL")[
-        0
-    ]
+    (count,) = query(
+        city["url"], "SELECT count(*) FROM register.building WHERE facility_id IS NULL"
+    )[0]
     people = pd.read_csv(DATA_DIR / "settlements.csv")["population_wikipedia"].sum() * SCALE
     assert 0.8 * people / 2 <= count <= 1.2 * people / 2
 
@@ -67,12 +72,12 @@ def test_building_count_is_of_the_order_of_the_real_city(city) -> None:
 def test_no_building_overlaps_another_or_a_road(city) -> None:
     overlaps = query(
         city["url"],
-        "SELECT count(*) FROM twin.buildings a JOIN twin.buildings b "
+        "SELECT count(*) FROM register.building a JOIN register.building b "
         "ON a.id < b.id AND ST_Intersects(a.geom, b.geom)",
     )
     crossing = query(
         city["url"],
-        "SELECT count(*) FROM twin.buildings b WHERE "
+        "SELECT count(*) FROM register.building b WHERE "
         "EXISTS (SELECT 1 FROM twin.roads r WHERE ST_Intersects(r.geom, b.geom)) OR "
         "EXISTS (SELECT 1 FROM twin.local_streets s WHERE ST_Intersects(s.geom, b.geom))",
     )
@@ -87,7 +92,7 @@ def test_buildings_have_a_street_nearby_and_an_address(city) -> None:
         "  WHERE ST_DWithin(r.geom, b.geom, 60)) AND NOT EXISTS (SELECT 1 FROM "
         "  twin.local_streets s WHERE ST_DWithin(s.geom, b.geom, 60))), "
         "count(*) FILTER (WHERE address IS NULL), "
-        "count(*) FROM twin.buildings b",
+        "count(*) FROM register.building b",
     )
     far, no_address, total = rows[0]
     assert far <= 0.002 * total
@@ -100,7 +105,7 @@ def test_every_street_light_stands_within_15_m_of_a_road(city) -> None:
         "SELECT count(*) FILTER (WHERE NOT EXISTS (SELECT 1 FROM twin.roads r "
         "  WHERE ST_DWithin(r.geom, a.geom, 15)) AND NOT EXISTS (SELECT 1 FROM "
         "  twin.local_streets s WHERE ST_DWithin(s.geom, a.geom, 15))), count(*) "
-        "FROM twin.assets a WHERE class = 'street_light'",
+        "FROM register.street_light a WHERE a.synthetic",
     )
     far, total = rows[0]
     assert total > 100
@@ -110,8 +115,8 @@ def test_every_street_light_stands_within_15_m_of_a_road(city) -> None:
 def test_everything_generated_lies_inside_the_municipality(city) -> None:
     rows = query(
         city["url"],
-        "SELECT count(*) FROM (SELECT geom FROM twin.buildings UNION ALL "
-        "SELECT geom FROM twin.assets UNION ALL SELECT geom FROM twin.local_streets) x, "
+        "SELECT count(*) FROM (SELECT geom FROM register.assets WHERE synthetic UNION ALL "
+        "SELECT geom FROM twin.local_streets) x, "
         "twin.municipality m WHERE NOT ST_CoveredBy(x.geom, m.geom)",
     )
     assert rows == [(0,)]
@@ -121,7 +126,7 @@ def test_real_facilities_become_municipal_buildings_with_their_names(city) -> No
     rows = query(
         city["url"],
         "SELECT count(*), count(*) FILTER (WHERE b.name = f.name AND b.ownership = 'municipal' "
-        "AND ST_DWithin(b.geom, f.geom, 20)) FROM twin.buildings b "
+        "AND ST_DWithin(b.geom, f.geom, 20)) FROM register.building b "
         "JOIN twin.facilities f ON f.id = b.facility_id",
     )
     linked, matching = rows[0]
@@ -129,20 +134,21 @@ def test_real_facilities_become_municipal_buildings_with_their_names(city) -> No
     assert matching == linked
     homeless = query(
         city["url"],
-        "SELECT count(*) FROM twin.facilities f WHERE NOT EXISTS (SELECT 1 FROM twin.buildings b "
-        "WHERE b.facility_id = f.id OR f.id = ANY(string_to_array(b.other_facility_ids, ';')))",
+        "SELECT count(*) FROM twin.facilities f WHERE NOT EXISTS (SELECT 1 "
+        "FROM register.building b WHERE b.facility_id = f.id "
+        "OR f.id = ANY(string_to_array(b.other_facility_ids, ';')))",
     )
     assert homeless == [(0,)]  # co-located facilities share their host's building
     addressed = query(
         city["url"],
-        "SELECT count(*) FILTER (WHERE b.address = f.address), count(*) FROM twin.buildings b "
+        "SELECT count(*) FILTER (WHERE b.address = f.address), count(*) FROM register.building b "
         "JOIN twin.facilities f ON f.id = b.facility_id WHERE f.address IS NOT NULL",
     )
     assert addressed[0][0] == addressed[0][1] > 0
 
 
 def test_generated_rows_are_labelled(city) -> None:
-    for table in ("buildings", "assets", "local_streets", "population_grid"):
+    for table in TWIN_TABLES:
         rows = query(
             city["url"],
             f"SELECT count(*) FILTER (WHERE NOT synthetic OR generator IS NULL OR seed <> 1), "
@@ -150,6 +156,20 @@ def test_generated_rows_are_labelled(city) -> None:
         )
         assert rows[0][0] == 0
         assert rows[0][1] > 0
+    # The register also holds real rows of other writers: every row the city wrote is labelled,
+    # and nothing with the generator's source is left unlabelled.
+    written = {c: n for c, n in city["report"].counts.items() if c not in TWIN_TABLES}
+    assert {"building", "street_light", "mobile_site", "sensor"} <= set(written)
+    for asset_class in classes():
+        rows = query(
+            city["url"],
+            f"SELECT count(*) FILTER (WHERE synthetic AND generator IS NOT NULL AND seed = 1), "
+            f"count(*) FILTER (WHERE source IN "
+            f"(%(source)s, %(osm)s) AND NOT (synthetic AND generator IS NOT NULL AND seed = 1)) "
+            f"FROM register.{asset_class}",
+            {"source": SOURCE, "osm": OSM_SOURCE},
+        )
+        assert rows == [(written.get(asset_class, 0), 0)], asset_class
 
 
 def test_terrain_passes_through_the_arso_station_altitudes() -> None:
@@ -164,7 +184,7 @@ def test_building_base_heights_come_from_the_terrain(city) -> None:
     with rasterio.open(city["report"].rasters["terrain"]) as src:
         dem = src.read(1)
         assert src.tags()["synthetic"] == "true"
-    (low, high) = query(city["url"], "SELECT min(base_m), max(base_m) FROM twin.buildings")[0]
+    (low, high) = query(city["url"], "SELECT min(base_m), max(base_m) FROM register.building")[0]
     assert dem.min() - 1 <= low < high <= dem.max() + 1
 
 
@@ -174,13 +194,25 @@ def test_same_seed_same_city_other_seed_other_city(city, tmp_path: Path) -> None
     again = synthesize(seed=1, scale=SCALE, url=url, raster_dir=tmp_path)
     assert again.content_hash == first
     (footprints_1,) = query(url, "SELECT md5(string_agg(ST_AsText(geom), ',' ORDER BY id)) "
-                                 "FROM twin.buildings")[0]  # fmt: skip
+                                 "FROM register.building")[0]  # fmt: skip
     other = synthesize(seed=2, scale=SCALE, url=url, raster_dir=tmp_path)
     (footprints_2,) = query(url, "SELECT md5(string_agg(ST_AsText(geom), ',' ORDER BY id)) "
-                                 "FROM twin.buildings")[0]  # fmt: skip
+                                 "FROM register.building")[0]  # fmt: skip
     assert other.content_hash != first
     assert footprints_2 != footprints_1
     synthesize(seed=1, scale=SCALE, url=url, raster_dir=tmp_path)
+
+
+def real_register_rows(url: str) -> dict[str, list[tuple]]:
+    """Identity and row version (xmin) of every real (not synthetic) register row, by class."""
+    return {
+        name: query(
+            url,
+            f"SELECT id, name, xmin::text, ctid::text FROM register.{name} "
+            "WHERE NOT synthetic ORDER BY id",
+        )
+        for name in classes()
+    }
 
 
 def test_rerun_replaces_only_synthetic_rows(city, tmp_path: Path) -> None:
@@ -188,19 +220,27 @@ def test_rerun_replaces_only_synthetic_rows(city, tmp_path: Path) -> None:
     with db.connect(url) as conn:
         # As QGIS or ogr2ogr would write it: without saying anything about `synthetic`.
         conn.execute(
-            "INSERT INTO twin.assets (id, class, name, attrs, source, licence, geom) "
-            "VALUES ('street_light:real-1', 'street_light', 'Surveyed lamp', '{}', "
+            "INSERT INTO register.street_light (id, name, source, licence, geom) "
+            "VALUES ('street_light:real-1', 'Surveyed lamp', "
             "'survey 2026', 'CC BY 4.0', ST_SetSRID(ST_MakePoint(549500, 157600), 3794))"
         )
     real_layers = db_state(url)
+    real_assets = real_register_rows(url)
     try:
         synthesize(seed=1, scale=SCALE, url=url, raster_dir=tmp_path)
-        rows = query(url, "SELECT name, synthetic FROM twin.assets WHERE NOT synthetic")
+        rows = query(
+            url,
+            "SELECT name, synthetic FROM register.street_light WHERE id = 'street_light:real-1'",
+        )
         assert rows == [("Surveyed lamp", False)]
+        assert ("street_light:real-1", "Surveyed lamp") in [
+            r[:2] for r in real_assets["street_light"]
+        ]
+        assert real_register_rows(url) == real_assets  # real assets neither changed nor removed
         assert db_state(url) == real_layers  # the loaded real tables were not touched
     finally:
         with db.connect(url) as conn:
-            conn.execute("DELETE FROM twin.assets WHERE id = 'street_light:real-1'")
+            conn.execute("DELETE FROM register.street_light WHERE id = 'street_light:real-1'")
 
 
 def test_scale_above_one_tiles_the_city() -> None:
@@ -224,7 +264,7 @@ def test_cli_synth_prints_json_only(city, cli_env) -> None:
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout)
     assert report["content_hash"] == city["report"].content_hash
-    assert report["counts"]["buildings"] > 0
+    assert report["counts"]["building"] > 0
 
 
 def test_synth_needs_the_real_layers_first(cli_env, db_url: str) -> None:
@@ -256,7 +296,8 @@ def test_generated_layers_are_listed_as_synthetic_sources(city) -> None:
         "WHERE d.name LIKE 'synth_%%' ORDER BY 1",
     )
     counts = city["report"].counts
-    assert [(t, n, True) for t, n in sorted(counts.items())] == rows
+    tables = {t: t if t in TWIN_TABLES else f"register.{t}" for t in counts}
+    assert sorted((tables[t], n, True) for t, n in counts.items()) == rows
 
 
 @pytest.mark.parametrize(
@@ -274,11 +315,15 @@ def test_unless_present_skips_only_an_intact_city(city, tmp_path: Path) -> None:
     synthesize(seed=1, scale=SCALE, url=url, raster_dir=tmp_path)
     intact = present(1, SCALE, url)
     assert intact is not None
-    assert intact.counts["buildings"] > 0
+    assert intact.counts["building"] > 0
     assert present(2, SCALE, url) is None
     assert present(1, 1.0, url) is None
     with db.connect(url) as conn:
-        conn.execute("UPDATE twin.buildings SET floors = floors + 1 WHERE id = 1")
+        edited = conn.execute(
+            "UPDATE register.building SET floors = floors + 1 "
+            "WHERE id = (SELECT min(id) FROM register.building WHERE synthetic)"
+        ).rowcount
+    assert edited == 1
     assert present(1, SCALE, url) is None  # an edited city is regenerated
     synthesize(seed=1, scale=SCALE, url=url, raster_dir=tmp_path)
 
@@ -288,14 +333,16 @@ def test_failed_write_changes_neither_database_nor_rasters(city, tmp_path: Path)
     synthesize(seed=1, scale=SCALE, url=url, raster_dir=tmp_path)
     rasters = {p.name: p.read_bytes() for p in tmp_path.glob("*.tif")}
     (before,) = query(url, "SELECT md5(string_agg(md5(b::text), '' ORDER BY id)) "
-                           "FROM twin.buildings b")[0]  # fmt: skip
+                           "FROM register.building b")[0]  # fmt: skip
+    city_before, history_before = content_hash(url), query(url, HISTORY)
     with db.connect(url) as conn:
         conn.execute(
             "CREATE FUNCTION twin.refuse() RETURNS trigger LANGUAGE plpgsql AS "
             "$$ BEGIN RAISE EXCEPTION 'disk full (simulated)'; END $$"
         )
+        # The run is recorded last, after the register classes are merged.
         conn.execute(
-            "CREATE TRIGGER refuse BEFORE INSERT ON twin.population_grid "
+            "CREATE TRIGGER refuse BEFORE INSERT ON twin.synth_runs "
             "FOR EACH STATEMENT EXECUTE FUNCTION twin.refuse()"
         )
     try:
@@ -303,10 +350,12 @@ def test_failed_write_changes_neither_database_nor_rasters(city, tmp_path: Path)
             synthesize(seed=2, scale=SCALE, url=url, raster_dir=tmp_path)
     finally:
         with db.connect(url) as conn:
-            conn.execute("DROP TRIGGER refuse ON twin.population_grid")
+            conn.execute("DROP TRIGGER refuse ON twin.synth_runs")
             conn.execute("DROP FUNCTION twin.refuse()")
     (after,) = query(url, "SELECT md5(string_agg(md5(b::text), '' ORDER BY id)) "
-                          "FROM twin.buildings b")[0]  # fmt: skip
+                          "FROM register.building b")[0]  # fmt: skip
     assert after == before
+    assert content_hash(url) == city_before
+    assert query(url, HISTORY) == history_before  # no register change was kept
     assert {p.name: p.read_bytes() for p in tmp_path.glob("*.tif")} == rasters
     assert not list(tmp_path.glob(".synth-*"))  # the staging directory is gone

@@ -125,7 +125,7 @@ def assets_of(
     frame: gpd.GeoDataFrame,
     names: pd.Series | None = None,
 ) -> pd.DataFrame:
-    """Rows of ``twin.assets`` from a GeoDataFrame: its columns other than geometry are attrs."""
+    """Register rows of one class from a GeoDataFrame: its other columns are the attributes."""
     attrs = pd.DataFrame(frame.drop(columns=frame.geometry.name))
     return asset_frame(ctx, generator, asset_class, frame.geometry.to_numpy(), attrs, names)
 
