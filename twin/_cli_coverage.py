@@ -58,6 +58,11 @@ def coverage_report(
                       f"{r.covered_population:,}", _pct(r.share), r.method,
                       _pct(r.synthetic_share))  # fmt: skip
     out.print(table)
+    for r in results:
+        if r.scope_kind == "city" and r.population == 0:
+            unit = "inhabited buildings" if r.tech == "gigabit" else "population grid"
+            err.print(Text(f"{r.tech}: the twin has no {unit} yet; run `twin synth` (or load "
+                           "them) to measure coverage"))  # fmt: skip
     if any((r.synthetic_share or 0) > 0 for r in results):
         err.print(Text("population and networks are synthetic (twin synth): figures illustrate "
                        "the method, not Maribor's real coverage"))  # fmt: skip

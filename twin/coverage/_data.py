@@ -46,21 +46,16 @@ def query(
 
 
 def people(conn: psycopg.Connection, unit: str) -> pd.DataFrame:
-    """Return the people frame of ``unit`` (``'cells'`` or ``'buildings'``).
-
-    Raises
-    ------
-    DatabaseError
-        When nobody lives in the twin yet (no population grid or no inhabited buildings).
-    """
+    """Return the people frame of ``unit`` (``'cells'`` or ``'buildings'``); may be empty."""
     frame = query(conn, f"coverage_people_{unit}")
-    if frame.empty:
-        what = "population grid" if unit == "cells" else "inhabited buildings"
-        raise DatabaseError(f"the database has no {what}: {SETUP_HINT}")
+    if frame.empty:  # typed empty columns, as the query names them
+        frame = pd.DataFrame({c: pd.Series(dtype=object) for c in frame.columns})
     frame["population"] = frame["population"].astype("int64")
     frame["district_id"] = frame["district_id"].astype("Int64")
     frame["in_city"] = frame["in_city"].astype(bool)
     frame["synthetic"] = frame["synthetic"].astype(bool)
+    frame["x"] = frame["x"].astype(float)
+    frame["y"] = frame["y"].astype(float)
     return frame
 
 
