@@ -307,7 +307,7 @@ def _stage(
         rows.target[ids.index] = ids
     frame["id"] = ids
     frame["geom"] = rows.geoms[valid]
-    bulk.stage(conn, cls, frame[columns])
+    bulk.stage(conn, cls, frame[columns], arrow=True)
     _snap(conn, cls, columns, padded=rows.padded)
 
 
