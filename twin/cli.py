@@ -19,6 +19,7 @@ from rich.table import Table
 from rich.text import Text
 
 from twin._cli_coverage import coverage_app
+from twin._cli_kpi import kpi_app
 from twin._cli_register import assets_app, users_app
 from twin._cli_sensors import ingest_app, sensors_app
 from twin._errors import TwinError
@@ -39,6 +40,7 @@ app.add_typer(assets_app, name="assets")
 app.add_typer(users_app, name="users")
 app.add_typer(ingest_app, name="ingest")
 app.add_typer(sensors_app, name="sensors")
+app.add_typer(kpi_app, name="kpi")
 app.add_typer(coverage_app, name="coverage")
 
 out = Console()

@@ -1,0 +1,6 @@
+-- The population grid as KPI rows: each inhabited 100 m cell at its centroid, weighted by its
+-- inhabitants (denominator of the per-inhabitant KPIs).
+SELECT cell_id::text AS id, NULL::text AS name, ST_Centroid(geom) AS geom, synthetic,
+       population::double precision AS weight, true AS flagged, false AS flagged_reporting
+FROM twin.population_grid
+WHERE population > 0

@@ -1,0 +1,2 @@
+-- The KPI queries are short spatial joins: JIT compilation would cost more than it saves.
+SET jit = off
