@@ -493,3 +493,57 @@ def test_postgis_geopandas_and_dask_agree_on_a_scale_10_city(scale10: str) -> No
             assert frame["covered"].tolist() == postgis["covered"].tolist()
             assert dask["covered"].tolist() == postgis["covered"].tolist()
             assert 0 < postgis["covered"].mean() < 1
+
+
+EVIL = "<script>alert('x')</script> *b* ![x](http://example.com/a.png)"
+
+
+def test_coverage_deck_is_offline_and_keeps_names_as_text(thin_city: str) -> None:
+    from twin.districts import district_frame, municipality_frame
+    from twin.scene import road_frame
+    from twin.scene.coverage import coverage_deck, site_frame
+
+    coverage = measure("5g", thin_city)
+    sites = site_frame(coverage)
+    sites.loc[sites.index[0], "operator"] = EVIL
+    ranked = suggest(2, "5g", thin_city)
+    result = whatif(Site(15.60, 46.52, "5g"), thin_city)
+    gap_cells = gaps("5g", thin_city)
+    deck = coverage_deck(district_frame(thin_city), municipality_frame(thin_city),
+                         road_frame(thin_city), gap_cells, sites, ranked, result)  # fmt: skip
+    text = deck.to_json()
+    spec = json.loads(text)
+    assert deck.map_provider is None
+    assert "mapProvider" not in spec
+    assert "http" not in text.replace("http://example.com/a.png", "")  # only the evil name
+    assert set(deck._tooltip) == {"text", "style"}
+    layers = {layer["id"]: layer for layer in spec["layers"]}
+    assert len(layers["coverage_gaps"]["data"]["features"]) == len(gap_cells)
+    assert len(layers["coverage_sites"]["data"]) == len(sites)
+    assert EVIL in layers["coverage_sites"]["data"][0]["tt_title"]
+    assert [d["rank"] for d in layers["coverage_suggestions"]["data"]] == ["1", "2"]
+    assert "coverage_whatif" in layers
+
+
+@pytest.mark.usefixtures("thin_city")
+def test_coverage_page_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    import streamlit as st
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.syspath_prepend(str(REPO))
+    get_settings.cache_clear()
+    st.cache_data.clear()
+    st.cache_resource.clear()
+    app = AppTest.from_file(str(REPO / "views" / "coverage.py"), default_timeout=120).run()
+    assert not app.exception
+    assert not app.error
+    labels = [m.label for m in app.metric]
+    assert {"Covered", "People covered", "Newly covered"} <= set(labels)
+    app.radio[0].set_value("gigabit").run()
+    assert not app.exception
+    assert "Newly covered" not in [m.label for m in app.metric]  # no what-if for fiber
+    app.radio[0].set_value("5g").run()
+    app.toggle[0].set_value(True).run()
+    assert not app.exception
+    st.cache_data.clear()
+    st.cache_resource.clear()

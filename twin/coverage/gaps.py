@@ -31,7 +31,8 @@ def gap_frame(coverage: Coverage, resolution: int) -> gpd.GeoDataFrame:
     -------
     geopandas.GeoDataFrame
         ``h3`` (cell id), ``population``, ``uncovered_population``, ``uncovered_share``,
-        ``tech`` and the hexagon (EPSG:4326), largest gap first.
+        ``tech``, ``centre_lon``/``centre_lat`` and the hexagon (EPSG:4326), largest gap
+        first.
     """
     people = coverage.people[coverage.people["in_city"]]
     lon, lat = to_lonlat(people["x"].to_numpy(), people["y"].to_numpy())
@@ -50,6 +51,8 @@ def gap_frame(coverage: Coverage, resolution: int) -> gpd.GeoDataFrame:
     frame = frame.reset_index(drop=True)
     frame["uncovered_share"] = frame["uncovered_population"] / frame["population"]
     frame["tech"] = coverage.tech
+    centres = np.array([h3.cell_to_latlng(c) for c in frame["h3"]]).reshape(-1, 2)
+    frame["centre_lon"], frame["centre_lat"] = centres[:, 1].round(6), centres[:, 0].round(6)
     rings = [[(lng, la) for la, lng in h3.cell_to_boundary(c)] for c in frame["h3"]]
     return gpd.GeoDataFrame(frame, geometry=shapely.polygons(rings) if rings else [],
                             crs=DISPLAY_SRID)  # fmt: skip
