@@ -172,8 +172,11 @@ def tile(tables: dict[str, pd.DataFrame], copies: int, width: float) -> dict[str
     """Repeat the generated city ``copies`` times side by side (for benchmarks at scale).
 
     Copy ``k`` is shifted ``k * width`` metres east; integer ids move by ``TILE_ID_STEP``,
-    text ids get a ``~k`` suffix, population cells keep their 100 m alignment.
+    text ids get a ``~k`` suffix, population cells keep their 100 m alignment. External
+    identifiers (an OSM id, a GURS building id: attributes with a codespace) name one real
+    thing, so only the original keeps them; the copies have none.
     """
+    external = {a.name for cls in classes().values() for a in cls.identifiers}
     tiled = {}
     for table, frame in tables.items():
         parts = [frame]
@@ -187,6 +190,8 @@ def tile(tables: dict[str, pd.DataFrame], copies: int, width: float) -> dict[str
                 part["id"] = part["id"] + f"~{k}"
             else:
                 part["id"] = part["id"] + k * TILE_ID_STEP
+            for column in external & set(part.columns):
+                part[column] = part[column].where(np.zeros(len(part), dtype=bool))  # all missing
             parts.append(part)
         tiled[table] = pd.concat(parts, ignore_index=True)
     return tiled
