@@ -21,7 +21,7 @@ Public API (every function takes ``url``, the libpq URL, the twin's database by 
 ``suggest(n, tech='5g', url=None) -> list[Suggestion]``
     Greedy maximal coverage over the places the city can offer (existing masts, municipal
     roofs, street-light poles): ranked, with marginal population gain and cumulative share.
-``gaps(tech, url=None) -> GeoDataFrame`` and ``export_gaps(tech, path)``
+``gaps(tech, url=None) -> GeoDataFrame`` and ``export_gaps(path, tech)``
     Uncovered population on H3 cells (resolution in ``model.toml``), EPSG:4326.
 
 The model and its parameters (band ranges, antenna height, sectors, beam width, near field,
@@ -33,16 +33,26 @@ computation runs in PostGIS (the default), in geopandas (:mod:`twin.coverage.fra
 a dask cluster (:mod:`twin.coverage.distributed`).
 """
 
+from twin.coverage.gaps import export_gaps, gaps
 from twin.coverage.model import Model, Site, load_model, technologies
 from twin.coverage.report import Coverage, CoverageResult, measure, report
+from twin.coverage.suggest import Suggestion, suggest
+from twin.coverage.whatif import WhatIf, save_planned, whatif
 
 __all__ = [
     "Coverage",
     "CoverageResult",
     "Model",
     "Site",
+    "Suggestion",
+    "WhatIf",
+    "export_gaps",
+    "gaps",
     "load_model",
     "measure",
     "report",
+    "save_planned",
+    "suggest",
     "technologies",
+    "whatif",
 ]
