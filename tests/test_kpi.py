@@ -15,6 +15,7 @@ import json
 import math
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -23,6 +24,7 @@ import pytest
 import shapely
 from conftest import REPO
 from kpi_oracle import Oracle
+from streamlit.testing.v1 import AppTest
 
 from twin import db
 from twin._errors import AccessDenied, ConfigError, DatabaseError, InvalidValue
@@ -682,3 +684,77 @@ def test_compute_without_a_municipality_says_what_to_run(db_url: str) -> None:
     url = fresh_database(db_url, "twin_kpi_empty")
     with pytest.raises(DatabaseError, match="twin load maribor"):
         compute(url)
+
+
+# --- the dashboard page --------------------------------------------------------------------
+
+
+@pytest.fixture
+def page_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
+    """Let the page import ``views``; fresh caches and settings before and after."""
+    import streamlit as st
+
+    def clear() -> None:
+        get_settings.cache_clear()
+        st.cache_data.clear()
+        st.cache_resource.clear()
+
+    monkeypatch.syspath_prepend(str(REPO))
+    clear()
+    yield monkeypatch
+    clear()
+
+
+def _page(url: str, monkeypatch: pytest.MonkeyPatch, actor: Actor | None = None) -> AppTest:
+    monkeypatch.setenv("TWIN_DATABASE_URL", url)
+    get_settings.cache_clear()
+    app = AppTest.from_file(str(REPO / "views" / "kpi.py"), default_timeout=300)
+    if actor is not None:
+        app.session_state["actor"] = actor
+    return app.run()
+
+
+def test_dashboard_shows_areas_cards_map_drill_down_and_exports(edge: str, page_env) -> None:
+    app = _page(edge, page_env)
+    assert not app.exception
+    assert not app.error
+    areas = app.dataframe[0].value
+    assert list(areas["maturity"]) == [30, 25, 40, 38, 30, 47, 45]
+    assert len(app.metric) == len(load_catalog().kpi)
+    labels = [m.label for m in app.metric]
+    assert "Share of street lights modernised to LED" in labels
+    led = app.metric[labels.index("Share of street lights modernised to LED")]
+    assert led.value == "50.0 %"
+    decks = app.get("deck_gl_json_chart")
+    assert len(decks) == 2
+    for deck in decks:
+        assert "mapProvider" not in json.loads(deck.proto.json)
+        assert "http" not in deck.proto.json  # offline: no tiles, fonts or data from elsewhere
+    assert [b.label for b in app.get("download_button")] == [
+        "All results (CSV)", "Printable report (HTML)",
+    ]  # fmt: skip
+    # names from the database stay text
+    assert all("<b>" not in c.value for c in app.caption)
+
+
+def test_dashboard_form_enters_a_value_as_the_signed_in_editor(edge: str, page_env) -> None:
+    app = _page(edge, page_env, actor=EDITOR)
+    assert not app.exception
+    indicator = next(s for s in app.selectbox if s.label == "Indicator")
+    indicator.set_value(load_catalog().get("walking_modal_share"))
+    next(n for n in app.number_input if n.label.startswith("Value")).set_value(31.0)
+    next(t for t in app.text_input if t.label.startswith("Source")).set_value("anketa MOM")
+    next(b for b in app.button if b.label == "Save").click()
+    app.run()
+    assert not app.exception
+    assert not app.error
+    assert any(s.value.startswith("saved walking") for s in app.success)
+    (result,) = compute(edge, kpis=["walking_modal_share"])
+    assert result.value == 31.0
+    assert result.details["entered_by"] == EDITOR.name
+
+
+def test_dashboard_form_refuses_a_viewer(edge: str, page_env) -> None:
+    app = _page(edge, page_env, actor=VIEWER)
+    assert not app.exception
+    assert any("only editors enter values" in w.value for w in app.warning)

@@ -246,6 +246,21 @@ def population_totals(ctx: Context) -> dict[int | None, Totals]:
     return found
 
 
+def freshness(ctx: Context, kpi: Kpi) -> dict[str, str | None]:
+    """When the KPI's register class last changed and its sensors last reported (ISO text)."""
+    table = kpi.asset_class or "building"
+    sensor_kind = kpi.flag_sensor or (
+        str(kpi.where.get("kind")) if kpi.asset_class == "sensor" and kpi.realtime else None
+    )
+    query = sql.SQL(sql_text("kpi_freshness")).format(table=sql.Identifier("register", table))
+    row = ctx.conn.execute(query, {"sensor_kind": sensor_kind}).fetchone()
+    changed, reading = row if row else (None, None)
+    return {
+        "data_changed_at": changed.isoformat() if changed else None,
+        "latest_reading": reading.isoformat() if reading else None,
+    }
+
+
 class Calculator(ABC):
     """Computes one KPI for every scope.
 
@@ -304,10 +319,11 @@ class RegisterCalculator(Calculator):
     def compute(self, ctx: Context) -> list[Result]:
         """Return one result per scope from :meth:`totals` and :meth:`figures`."""
         totals = self.totals(ctx)
+        fresh = freshness(ctx, self.kpi)
         results = []
         for scope in ctx.scopes:
             t = totals.get(scope.district_id, Totals())
-            details = {"rows": t.rows, "synthetic_rows": t.synthetic_rows}
+            details = {"rows": t.rows, "synthetic_rows": t.synthetic_rows, **fresh}
             results.append(self.result(ctx, scope, self.figures(ctx, scope, t), details))
         return results
 
@@ -417,6 +433,7 @@ class WalkShareCalculator(Calculator):
         from twin.kpi._walk import walk_access  # noqa: PLC0415 - only this kind needs it
 
         access = walk_access(ctx.conn, self.kpi.distance_m, ctx.settings.walk_connect_m)
+        fresh = freshness(ctx, self.kpi)
         results = []
         for scope in ctx.scopes:
             t = access.totals.get(scope.district_id, Totals())
@@ -426,7 +443,7 @@ class WalkShareCalculator(Calculator):
                 "straight_line_value": ratio(t.flagged, t.total, 100.0),
                 "straight_line_numerator": t.flagged,
                 "rows": t.rows, "synthetic_rows": t.synthetic_rows,
-                "graph_edges": access.edges, "stops_on_graph": access.stops,
+                "graph_edges": access.edges, "stops_on_graph": access.stops, **fresh,
             }  # fmt: skip
             results.append(self.result(ctx, scope, figures, details))
         return results
