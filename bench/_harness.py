@@ -145,9 +145,13 @@ class BenchDatabase:
             yield conn
 
     def reset_twin(self) -> None:
-        """Drop the ``twin`` schema and migrate it again: empty tables, as after ``twin db up``."""
+        """Drop the ``twin`` and ``register`` schemas and migrate again, as after ``twin db up``.
+
+        Both go: Alembic keeps its version table in ``twin``, so the migrations run from the
+        first revision again, and revision 0003 creates the ``register`` schema.
+        """
         with self.connect() as conn:
-            conn.execute("DROP SCHEMA IF EXISTS twin CASCADE")
+            conn.execute("DROP SCHEMA IF EXISTS twin, register CASCADE")
         migrate(self.url)
 
 
