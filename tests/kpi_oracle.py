@@ -332,7 +332,7 @@ class Oracle:
         )  # fmt: skip
 
     @staticmethod
-    def _connectors(lines: np.ndarray, connect: float) -> list[shapely.LineString]:
+    def connectors(lines: np.ndarray, connect: float) -> list[shapely.LineString]:
         """Join each dangling line end to the nearest other line within ``connect`` m."""
         tree = shapely.STRtree(lines)
         ends = np.r_[shapely.get_point(lines, 0), shapely.get_point(lines, -1)]
@@ -383,7 +383,7 @@ class Oracle:
         self, lines: np.ndarray, stops: np.ndarray, origins: np.ndarray, limit: float,
         connect: float,
     ) -> np.ndarray:  # fmt: skip
-        noded = shapely.node(shapely.MultiLineString([*lines, *self._connectors(lines, connect)]))
+        noded = shapely.node(shapely.MultiLineString([*lines, *self.connectors(lines, connect)]))
         edges = np.array(shapely.get_parts(noded))
         edges = edges[shapely.length(edges) > 0]
         length = shapely.length(edges)

@@ -1,7 +1,8 @@
 -- The walking graph's edges. A line end that touches no other line (a dangle) within
 -- %(connect)s m of another line gets a connector to the nearest point of that line, drawn
 -- 5 cm past it so that the noding sees the crossing; then all lines are noded (split at
--- every crossing and touch, duplicates dissolved). Each noded line is one edge.
+-- every crossing and touch, duplicates dissolved) by their union (ST_UnaryUnion gives the
+-- same linework as ST_Node here, an order of magnitude faster). Each noded line is one edge.
 INSERT INTO kpi_walk_edges (geom, length)
 WITH ends AS (
     SELECT id, ST_StartPoint(geom) AS p FROM kpi_walk_lines
@@ -29,7 +30,7 @@ connectors AS (
     WHERE gap > 0.01
 ),
 noded AS (
-    SELECT (ST_Dump(ST_Node(ST_Collect(geom)))).geom AS geom
+    SELECT (ST_Dump(ST_UnaryUnion(ST_Collect(geom)))).geom AS geom
     FROM (SELECT geom FROM kpi_walk_lines UNION ALL SELECT geom FROM connectors) a
 )
 SELECT geom, ST_Length(geom) FROM noded WHERE ST_Length(geom) > 0
