@@ -123,6 +123,7 @@ def areas(city: str, tmp_path_factory: pytest.TempPathFactory) -> str:
     frame.to_file(path)
     report = import_file(path, "coverage_area", actor=ALICE, url=city)
     assert report.new == 2
+    assert any("coverage_area has no external identifier" in n for n in report.notes)
     return city
 
 
@@ -292,6 +293,35 @@ def test_a_polygon_that_repairs_into_two_is_still_rejected(city, tmp_path) -> No
     )
 
 
+def test_fix_repairs_a_bowtie_into_a_multipolygon_where_the_class_wants_one(city, tmp_path):
+    x, y = CENTRE
+    bowtie = shapely.Polygon([(x, y), (x + 40, y + 40), (x + 40, y), (x, y + 40)])
+    frame = gpd.GeoDataFrame(
+        {"operator": ["Telemach"], "technology": ["5g"], "source": [SOURCE]},
+        geometry=[bowtie],
+        crs=3794,
+    )
+    path = tmp_path / "bowtie.geojson"
+    frame.to_file(path)
+    assert import_file(path, "coverage_area", dry_run=True, url=city).rejected == 1
+    report = import_file(path, "coverage_area", dry_run=True, fix=True, url=city)
+    assert (report.new, report.rejected) == (1, 0)
+    assert report.repairs[0].reason.startswith("Self-intersection")
+    assert "repaired with make_valid (area now 800.0 m²)" in report.repairs[0].reason
+
+
+def test_a_viewer_cannot_import_but_anyone_may_dry_run(city, tmp_path) -> None:
+    path = tmp_path / "lights.gpkg"
+    lights(2, tag()).to_file(path)
+    before = table_state(city)
+    with pytest.raises(PermissionError, match="only editors and admins may edit"):
+        import_file(path, "street_light", actor=store.Actor("vera", "viewer"), url=city)
+    with pytest.raises(PermissionError, match="sign in"):
+        import_file(path, "street_light", url=city)
+    assert import_file(path, "street_light", dry_run=True, url=city).new == 2
+    assert table_state(city) == before
+
+
 def test_a_one_part_multipoint_is_taken_and_a_line_refused(city, tmp_path) -> None:
     frame = lights(3, tag())
     frame.loc[0, "geometry"] = shapely.MultiPoint([frame.geometry.iloc[0]])
@@ -316,8 +346,9 @@ def test_duplicate_ids_and_identifiers_in_a_file_are_rejected(city, tmp_path) ->
     problems = {(p.row, p.field): p.reason for p in report.problems}
     assert problems[(4, "id")] == f"{existing!r} is also in row 2"
     assert problems[(5, "pole_code")] == f"'{prefix}-00000' is also in row 1"
-    with pytest.raises(ImportRejected, match=r"2 of 5 rows rejected.*row 4: id"):
+    with pytest.raises(ImportRejected, match=r"2 of 5 rows rejected.*row 4: id") as refused:
         import_file(path, "street_light", actor=ALICE, url=city)
+    assert (refused.value.report.new, refused.value.report.rejected) == (2, 2)
 
 
 def test_ids_of_other_classes_and_unknown_parents_are_rejected(city, tmp_path) -> None:

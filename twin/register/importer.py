@@ -32,7 +32,7 @@ from twin.register._files import (
     read_source,
     shapefile_names,
 )
-from twin.register._resolve import Rows, fetch, fill_blanks, match, normalise, references
+from twin.register._resolve import Rows, fetch, fill_blanks, match, normalise, references, text
 from twin.register.catalog import AssetClass, asset_class
 from twin.register.store import Actor, acting
 
@@ -169,7 +169,35 @@ def import_file(
     """
     path = Path(path)
     cls = asset_class(class_name)
-    source = read_source(path, cls.name, parse_crs(crs) if crs is not None else None)
+    why = f"import {path.name}" + (f": {reason}" if reason else "")
+    with connect(url) as conn, _transaction(conn, actor, why, dry_run=dry_run):
+        source = read_source(path, cls.name, parse_crs(crs) if crs is not None else None)
+        report, frame, versions = _report(path, cls, source, dry_run=dry_run)
+        rows = _check(conn, cls, source, frame, fix=fix, report=report)
+        columns = ["id", *(c for c in rows.frame.columns if c != "id"), "geom"]
+        # Rows with problems are not staged; the others are, also when the import will be
+        # refused, so that the report counts what they would have done.
+        _stage(conn, cls, rows, columns, assign_ids=not dry_run and rows.found().empty)
+        changed = bulk.changed_ids(conn, cls, columns) if rows.stored.any() else set()
+        _stale(conn, cls, rows, changed, versions)
+        _fill_report(report, rows, changed)
+        if report.rejected and not dry_run:
+            raise ImportRejected(
+                f"{path}: {report.rejected} of {report.rows} rows rejected, nothing imported: "
+                f"{report.quoted()}",
+                report,
+            )
+        if not dry_run:
+            done = bulk.merge(conn, cls, columns)
+            report.new, report.changed = done.inserted, done.updated
+            report.unchanged = done.unchanged
+    return report
+
+
+def _report(
+    path: Path, cls: AssetClass, source: Source, *, dry_run: bool
+) -> tuple[ImportReport, pd.DataFrame, pd.Series | None]:
+    """Start the report; return it with the file's columns mapped and its versions."""
     frame, ignored, versions = _columns(path, cls, source)
     report = ImportReport(
         str(path),
@@ -186,27 +214,12 @@ def import_file(
             f"ignored column(s) {', '.join(ignored)}: not fields of {cls.name} "
             f"(its fields: id, {', '.join(cls.editable)})"
         )
-    why = f"import {path.name}" + (f": {reason}" if reason else "")
-    with connect(url) as conn, _transaction(conn, actor, why, dry_run=dry_run):
-        rows = _check(conn, cls, source, frame, fix=fix, report=report)
-        columns = ["id", *(c for c in rows.frame.columns if c != "id"), "geom"]
-        changed: set[str] = set()
-        if dry_run or rows.found().empty:
-            _stage(conn, cls, rows, columns, assign_ids=not dry_run)
-            changed = bulk.changed_ids(conn, cls, columns)
-            _stale(conn, cls, rows, changed, versions)
-        _fill_report(report, rows, changed)
-        if report.rejected and not dry_run:
-            raise ImportRejected(
-                f"{path}: {report.rejected} of {report.rows} rows rejected, nothing imported: "
-                f"{report.quoted()}",
-                report,
-            )
-        if not dry_run:
-            done = bulk.merge(conn, cls, columns)
-            report.new, report.changed = done.inserted, done.updated
-            report.unchanged = done.unchanged
-    return report
+    if not cls.identifiers and ("id" not in frame or text(frame["id"], strip=True).isna().any()):
+        report.notes.append(
+            f"{cls.name} has no external identifier: rows without an id are new assets "
+            "(import an export, which has ids, to update instead)"
+        )
+    return report, frame, versions
 
 
 @contextmanager
