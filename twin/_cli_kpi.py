@@ -87,15 +87,18 @@ def compute_cmd(
 
 
 def _print_results(rows: list[dict[str, Any]]) -> None:
-    table = Table("KPI", "scope", "value", "unit", "numerator", "denominator", "target 2030",
-                  "synthetic", "reporting")  # fmt: skip
+    table = Table("KPI", "scope", "value", "numerator / denominator", "target 2030", "synthetic",
+                  "reporting")  # fmt: skip
     for r in rows:
         synthetic = r["synthetic_share"]
-        table.add_row(r["id"], Text(r["scope"]), _number(r["value"]), Text(r["unit"]),
-                      _number(r["numerator"]), _number(r["denominator"]),
-                      _number(r["target_2030"], 0),
-                      "—" if synthetic is None else f"{100 * synthetic:.0f} %",
-                      _number(r["reporting"], 0))  # fmt: skip
+        table.add_row(
+            Text(r["id"], no_wrap=True, overflow="ellipsis"), Text(r["scope"]),
+            Text(f"{_number(r['value'])} {r['unit']}"),
+            f"{_number(r['numerator'])} / {_number(r['denominator'])}",
+            _number(r["target_2030"], 0),
+            "—" if synthetic is None else f"{100 * synthetic:.0f} %",
+            _number(r["reporting"], 0),
+        )  # fmt: skip
     out.print(table)
 
 

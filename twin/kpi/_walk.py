@@ -31,7 +31,7 @@ import psycopg
 from psycopg import sql
 
 from twin.db._sql import sql_text
-from twin.kpi.calculators import Totals, placed, point_totals
+from twin.kpi.calculators import Totals, placed, point_totals, scoped_source
 
 #: Coordinates of graph nodes are matched to this precision (m).
 NODE_PRECISION_M = 0.01
@@ -138,7 +138,7 @@ def walk_access(conn: psycopg.Connection, distance_m: float, connect_m: float) -
     WalkAccess
         Totals per scope, inhabitants served per scope, the candidate buildings.
     """
-    people = sql.SQL(sql_text("kpi_walk_people_source"))
+    people = scoped_source("kpi_walk_people_source")
     params = {"distance": distance_m, "reach": distance_m, "connect": connect_m}
     with conn.transaction():
         totals = point_totals(conn, people, params)

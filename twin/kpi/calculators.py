@@ -194,10 +194,16 @@ def register_source(kpi: Kpi) -> tuple[sql.Composable, dict[str, Any]]:
         weight=weight,
         flag=flag,
         flag_reporting=flag_reporting,
+        extent=sql.SQL(sql_text("kpi_extent")),
     )
     if kpi.stations:
         source = sql.SQL("{} UNION ALL {}").format(source, sql.SQL(sql_text("kpi_stations_source")))
     return source, params
+
+
+def scoped_source(name: str) -> sql.Composed:
+    """Return a source query whose ``{extent}`` is the bounding box of the scopes."""
+    return sql.SQL(sql_text(name)).format(extent=sql.SQL(sql_text("kpi_extent")))
 
 
 def load_rows(conn: psycopg.Connection, source: sql.Composable, params: dict[str, Any]) -> None:
@@ -239,9 +245,7 @@ def area_totals(
 def population_totals(ctx: Context) -> dict[int | None, Totals]:
     """Inhabitants per scope from the population grid (cells by centroid), computed once."""
     if "population" not in ctx.cache:
-        ctx.cache["population"] = point_totals(
-            ctx.conn, sql.SQL(sql_text("kpi_population_source")), {}
-        )
+        ctx.cache["population"] = point_totals(ctx.conn, scoped_source("kpi_population_source"), {})
     found: dict[int | None, Totals] = ctx.cache["population"]
     return found
 

@@ -14,7 +14,7 @@ from psycopg import sql
 from twin._errors import ConfigError
 from twin.db._sql import sql_text
 from twin.db.engine import connect
-from twin.kpi.calculators import load_rows, placed, register_source
+from twin.kpi.calculators import load_rows, placed, register_source, scoped_source
 from twin.kpi.catalog import REGISTER_KINDS, load_catalog
 
 DISPLAY_SRID = 4326
@@ -92,7 +92,7 @@ def _walk_behind(
     from twin.kpi._walk import walk_access  # noqa: PLC0415 - only this KPI needs it
 
     access = walk_access(conn, distance_m, connect_m)
-    people = sql.SQL(sql_text("kpi_walk_people_source"))
+    people = scoped_source("kpi_walk_people_source")
     load_rows(conn, people, {"distance": distance_m})
     query = sql.SQL(sql_text("kpi_behind")).format(placed=placed())
     frame = _frame(conn.execute(query, params).fetchall())
