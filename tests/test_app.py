@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -560,3 +561,249 @@ def test_markdown_in_the_data_stays_text_in_the_browser(
         assert page.locator("[data-testid='stException']").count() == 0
     assert visit.outside == []
     assert visit.errors == []
+
+
+# --- the Register page ------------------------------------------------------------------------
+
+REGISTER_PAGE = "views/register.py"
+EDITOR, VIEWER, PASSWORD = "reg-editor", "reg-viewer", "register-test-pw"
+XSS = "<img src=x onerror=alert(1)>"
+
+
+@pytest.fixture(scope="module")
+def register_users(loaded: str) -> str:
+    """An editor and a viewer of the register (same password)."""
+    from twin.register.users import add_user
+
+    add_user(EDITOR, PASSWORD, "editor", url=loaded)
+    add_user(VIEWER, PASSWORD, "viewer", url=loaded)
+    return loaded
+
+
+def _new_light(url: str, name: str | None = None, point: tuple[float, float] = (15.6467, 46.5576),
+               **values: object) -> str:  # fmt: skip
+    """Add a street light (by a test user other than the page's); return its id."""
+    from twin.register import store
+
+    values = {"lamp_type": "sodium", "power_w": 100, **values}
+    values["name"] = name or f"lamp {uuid.uuid4().hex[:10]}"
+    other = store.Actor("reg-other", "editor")
+    return store.create("street_light", values, shapely.Point(*point), actor=other,
+                        reason="test fixture", url=url)  # fmt: skip
+
+
+def _register_page(name: str, asset_id: str) -> AppTest:
+    """Run the Register page with the street light ``asset_id`` (named ``name``) selected."""
+    app = _run(REGISTER_PAGE)
+    assert not app.exception
+    app.selectbox(key="register-class").set_value("street_light").run()
+    app.text_input(key="register-search-street_light").input(name).run()
+    app.selectbox(key="register-asset").set_value(asset_id).run()
+    assert not app.exception
+    return app
+
+
+def _sign_in(app: AppTest, user: str = EDITOR, password: str = PASSWORD) -> AppTest:
+    app.sidebar.text_input(key="register-user").input(user)
+    app.sidebar.text_input(key="register-password").input(password)
+    app.sidebar.button(key="register-sign-in-submit").click().run()
+    assert not app.exception
+    return app
+
+
+def _edit_key(asset_id: str, version: int, field: str) -> str:
+    return f"register-edit-{asset_id}-{version}-{field}"
+
+
+def _buttons(app: AppTest) -> list[str]:
+    return [b.label for b in app.button]
+
+
+@pytest.mark.usefixtures("fresh_app")
+def test_register_page_runs_and_lists_the_class(register_users: str) -> None:
+    name = f"lamp {uuid.uuid4().hex[:10]}"
+    asset_id = _new_light(register_users, name, road="Partizanska cesta")
+    app = _register_page(name, asset_id)
+    assert not app.error
+    table = app.dataframe[-1].value
+    assert table["id"].tolist() == [asset_id]  # the search found it and only it
+    assert table["name"].tolist() == [name]
+    assert any(name in md.value for md in app.markdown)  # the panel's title
+    details = app.dataframe[0].value.set_index("field")["value"]
+    assert details["lamp type"] == "sodium"
+    assert details["power (W)"] == "100"
+    assert details["road"] == "Partizanska cesta"
+    # the history tab lists the version with who and why
+    history = next(df.value for df in app.dataframe if "operation" in df.value.columns)
+    assert history[["version", "operation", "by", "reason"]].values.tolist() == [
+        [1, "insert", "reg-other", "test fixture"]
+    ]
+
+
+@pytest.mark.usefixtures("fresh_app")
+def test_register_without_sign_in_offers_no_edit(register_users: str) -> None:
+    name = f"lamp {uuid.uuid4().hex[:10]}"
+    asset_id = _new_light(register_users, name)
+    app = _register_page(name, asset_id)
+    assert "Save changes" not in _buttons(app)
+    assert not any(
+        b.label.startswith(("Retire", "Save the position", "Add the")) for b in app.button
+    )
+    assert not [w for w in app.text_input if str(w.key).startswith("register-edit-")]
+    assert any("Editing needs sign-in" in info.value for info in app.info)
+
+    # a viewer signs in: still nothing to save
+    _sign_in(app, VIEWER)
+    assert "Save changes" not in _buttons(app)
+    assert any("only editors and admins may edit" in info.value for info in app.info)
+
+    # a wrong password signs nobody in
+    app.sidebar.button(key="register-sign-out").click().run()
+    _sign_in(app, EDITOR, "wrong password")
+    assert "Save changes" not in _buttons(app)
+    assert any("wrong user name or password" in e.value for e in app.sidebar.error)
+
+
+@pytest.mark.usefixtures("fresh_app")
+def test_register_editor_saves_an_edit_as_a_new_version(register_users: str) -> None:
+    from twin.register import store
+
+    name = f"lamp {uuid.uuid4().hex[:10]}"
+    asset_id = _new_light(register_users, name)
+    app = _sign_in(_register_page(name, asset_id))
+    app.text_input(key=_edit_key(asset_id, 1, "road")).input("Gosposvetska cesta")
+    app.selectbox(key=_edit_key(asset_id, 1, "lamp_type")).set_value("LED")
+    app.text_input(key=_edit_key(asset_id, 1, "reason")).input("survey 2026")
+    app.button(key=_edit_key(asset_id, 1, "save")).click().run()
+    assert not app.exception
+    assert any("Saved version 2" in s.value for s in app.success)
+
+    stored = store.get_asset(asset_id, register_users)
+    assert stored["version"] == 2
+    assert stored["road"] == "Gosposvetska cesta"
+    assert stored["lamp_type"] == "LED"
+    assert stored["power_w"] == 100
+    last = store.history(asset_id, register_users)[-1]
+    assert (last.version, last.changed_by, last.reason) == (2, EDITOR, "survey 2026")
+    # only the two changed fields were sent
+    assert sorted(last.changes) == [
+        "lamp_type: 'sodium' → 'LED'",
+        "road: None → 'Gosposvetska cesta'",
+    ]
+    # the form is now open on the new version
+    assert app.text_input(key=_edit_key(asset_id, 2, "road")).value == "Gosposvetska cesta"
+
+
+@pytest.mark.usefixtures("fresh_app")
+def test_register_invalid_values_are_shown_at_their_fields_and_nothing_is_saved(
+    register_users: str,
+) -> None:
+    from twin.register import store
+
+    name = f"lamp {uuid.uuid4().hex[:10]}"
+    asset_id = _new_light(register_users, name)
+    app = _sign_in(_register_page(name, asset_id))
+    app.text_input(key=_edit_key(asset_id, 1, "parent_id")).input("building:999999999")
+    app.text_input(key=_edit_key(asset_id, 1, "road")).input("Ulica, ki se ne shrani")
+    app.button(key=_edit_key(asset_id, 1, "save")).click().run()
+    assert not app.exception
+    errors = [e.value for e in app.error]
+    assert any(e.startswith("**Not saved:**") and "is not in the register" in e for e in errors)
+    assert "no such asset" in errors  # the parent field's own message, under it
+    assert not app.main.success
+    stored = store.get_asset(asset_id, register_users)
+    assert stored["version"] == 1
+    assert stored["parent_id"] is None
+    assert stored["road"] is None
+    assert len(store.history(asset_id, register_users)) == 1
+    # the entries are kept for correcting them
+    assert app.text_input(key=_edit_key(asset_id, 1, "road")).value == "Ulica, ki se ne shrani"
+
+    # a number input holds its class's range: an out-of-range entry is not taken
+    app.number_input(key=_edit_key(asset_id, 1, "power_w")).set_value(5000).run()
+    assert app.number_input(key=_edit_key(asset_id, 1, "power_w")).value == 100
+
+
+@pytest.mark.usefixtures("fresh_app")
+def test_register_stale_edit_is_refused_and_the_entries_are_kept(register_users: str) -> None:
+    from twin.register import store
+
+    name = f"lamp {uuid.uuid4().hex[:10]}"
+    asset_id = _new_light(register_users, name)
+    app = _sign_in(_register_page(name, asset_id))
+    # someone else changes the lamp while the form is open on version 1
+    other = store.Actor("reg-other", "editor")
+    store.update(asset_id, 1, {"power_w": 150}, actor=other, reason="meanwhile", url=register_users)
+
+    app.text_input(key=_edit_key(asset_id, 1, "road")).input("Koroška cesta")
+    app.button(key=_edit_key(asset_id, 1, "save")).click().run()
+    assert not app.exception
+    refusal = " ".join(e.value for e in app.error)
+    assert "someone changed this asset since you opened it" in refusal
+    assert "changed since you opened version 1" in refusal
+    changes = " ".join(c.value for c in app.code)
+    assert "version 2 by reg-other" in changes
+    assert "power_w: 100 → 150" in changes
+    stored = store.get_asset(asset_id, register_users)
+    assert (stored["version"], stored["power_w"], stored["road"]) == (2, 150, None)
+    # nothing is lost: the entry is still in the form, and can be put onto the new version
+    assert app.text_input(key=_edit_key(asset_id, 1, "road")).value == "Koroška cesta"
+    app.button(key=f"register-rebase-{asset_id}").click().run()
+    assert app.text_input(key=_edit_key(asset_id, 2, "road")).value == "Koroška cesta"
+    assert app.number_input(key=_edit_key(asset_id, 2, "power_w")).value == 150
+    app.button(key=_edit_key(asset_id, 2, "save")).click().run()
+    stored = store.get_asset(asset_id, register_users)
+    assert (stored["version"], stored["power_w"], stored["road"]) == (3, 150, "Koroška cesta")
+
+
+@pytest.mark.usefixtures("fresh_app")
+def test_register_moves_a_point_adds_retires_and_restores(register_users: str) -> None:
+    from twin.register import store
+
+    name = f"lamp {uuid.uuid4().hex[:10]}"
+    asset_id = _new_light(register_users, name)
+    app = _sign_in(_register_page(name, asset_id))
+    app.number_input(key=_edit_key(asset_id, 1, "lon")).set_value(15.6501)
+    app.number_input(key=_edit_key(asset_id, 1, "lat")).set_value(46.5588)
+    app.button(key=_edit_key(asset_id, 1, "save-point")).click().run()
+    assert not app.exception
+    moved = shapely.from_wkt(store.get_asset(asset_id, register_users)["wkt"])
+    assert (moved.x, moved.y) == pytest.approx((15.6501, 46.5588), abs=1e-7)
+
+    # replace it from GeoJSON text
+    app.text_area(key=_edit_key(asset_id, 2, "geometry-text")).input(
+        '{"type": "Feature", "geometry": {"type": "Point", "coordinates": [15.651, 46.559]}}'
+    )
+    app.button(key=_edit_key(asset_id, 2, "save-geometry")).click().run()
+    moved = shapely.from_wkt(store.get_asset(asset_id, register_users)["wkt"])
+    assert (moved.x, moved.y) == pytest.approx((15.651, 46.559), abs=1e-7)
+
+    # a line is not a street light's geometry: refused, with the reason
+    app.text_area(key=_edit_key(asset_id, 3, "geometry-text")).input(
+        "LINESTRING (15.6 46.5, 15.7 46.6)"
+    )
+    app.button(key=_edit_key(asset_id, 3, "save-geometry")).click().run()
+    assert any("needs a Point" in e.value and "got a LineString" in e.value for e in app.error)
+    assert store.get_asset(asset_id, register_users)["version"] == 3
+
+    # retire, then restore version 1 from the history
+    app.text_input(key=_edit_key(asset_id, 3, "retire-reason")).input("pole removed")
+    app.button(key=_edit_key(asset_id, 3, "retire")).click().run()
+    assert store.get_asset(asset_id, register_users)["state"] == "retired"
+    app.selectbox(key=f"register-restore-{asset_id}").set_value(1)
+    app.button(key=f"register-restore-button-{asset_id}").click().run()
+    restored = store.get_asset(asset_id, register_users)
+    assert (restored["state"], restored["version"]) == ("active", 5)
+    assert shapely.from_wkt(restored["wkt"]).equals_exact(shapely.Point(15.6467, 46.5576), 1e-6)
+
+    # add a new street light: it is created and selected
+    new_name = f"new lamp {uuid.uuid4().hex[:8]}"
+    app.text_input(key="register-new-street_light-name").input(new_name)
+    app.number_input(key="register-new-street_light-power_w").set_value(40)
+    app.text_input(key="register-new-street_light-reason").input("new pole")
+    app.button(key="register-new-street_light-add").click().run()
+    assert not app.exception
+    new_id = app.session_state["register-asset"]
+    created = store.get_asset(new_id, register_users)
+    assert (created["name"], created["power_w"], created["lamp_type"]) == (new_name, 40, "LED")
+    assert store.history(new_id, register_users)[0].changed_by == EDITOR

@@ -43,8 +43,10 @@ MAP_LIMIT = 2_000
 GRID_CELLS = 21
 #: Metres per degree of latitude (mean; the grid needs cells, not survey accuracy).
 METRES_PER_DEGREE = 111_320.0
+#: Width of the register map on a common screen (the map shares the row with a panel).
+MAP_WIDTH_PX = 600
 #: Zoom of the view on one selected asset, and the least extent (degrees) it shows.
-FOCUS_ZOOM, FOCUS_MARGIN_DEG = 17.0, 0.002
+FOCUS_ZOOM, FOCUS_MARGIN_DEG = 16.5, 0.002
 #: Simplification of the context outlines and roads (degrees; 5e-5 is about 4 m).
 CONTEXT_TOLERANCE_DEG = 5e-5
 #: Decimals of a grid cell's centre (1e-6 degrees is about 0.1 m).
@@ -283,7 +285,7 @@ def focus_view(geometry: shapely.Geometry) -> pdk.ViewState:
     """Return a close view on one asset (at least :data:`FOCUS_MARGIN_DEG` around it)."""
     west, south, east, north = geometry.bounds
     m = FOCUS_MARGIN_DEG
-    view = view_state((west - m, south - m, east + m, north + m))
+    view = view_state((west - m, south - m, east + m, north + m), width_px=MAP_WIDTH_PX)
     view.zoom = min(float(view.zoom), FOCUS_ZOOM)
     view.min_zoom, view.max_zoom = 9, 20
     return view
@@ -342,7 +344,7 @@ def register_deck(
             extent = municipality.total_bounds
         west, south, east, north = (float(v) for v in extent)
         m = FOCUS_MARGIN_DEG
-        view = view_state((west - m, south - m, east + m, north + m))
+        view = view_state((west - m, south - m, east + m, north + m), width_px=MAP_WIDTH_PX)
         view.min_zoom, view.max_zoom = 9, 20
     return pdk.Deck(
         layers=layers,
