@@ -159,6 +159,6 @@ def trend_cmd(
         return
     table = Table("snapshot", "taken at", "value", "numerator", "denominator")
     for r in rows:
-        table.add_row(str(r["snapshot_id"]), str(r["taken_at"]), _number(r["value"]),
+        table.add_row(str(r["snapshot_id"]), str(r["taken_at"])[:16], _number(r["value"]),
                       _number(r["numerator"]), _number(r["denominator"]))  # fmt: skip
     out.print(table)

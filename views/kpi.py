@@ -10,11 +10,10 @@ from twin.kpi.calculators import Result
 from twin.kpi.catalog import REGISTER_KINDS
 from twin.kpi.drill import behind
 from twin.kpi.report import html_report, results_csv
-from twin.register.store import Actor
-from twin.register.users import authenticate
 from twin.scene import MAP_HEIGHT_PX
 from twin.scene.kpi import MAX_DRAWN, assets_deck, choropleth_deck, legend_html
 from views import _data
+from views._register import sign_in_sidebar
 
 CITY = "city"
 #: What one unit of an asset's weight is, by the KPI's weight attribute or calculator.
@@ -42,22 +41,30 @@ def _number(value: float | None, unit: str) -> str:
         return "—"
     if unit == "yes/no":
         return "yes" if value >= 1 else "no"
-    digits = 0 if abs(value) >= 1000 else 3 if abs(value) < 1 else 1  # noqa: PLR2004
-    return f"{value:,.{digits}f} {unit}".strip()
+    if float(value).is_integer():
+        text = f"{value:,.0f}"
+    elif abs(value) < 1:
+        text = f"{value:.3g}"
+    else:
+        text = f"{value:,.1f}"
+    return f"{text} {unit}".strip()
 
 
 def _card(kpi: Kpi, result: Result | None, history: pd.DataFrame) -> None:
     value = result.value if result else None
     series = history["value"].dropna().tolist() if len(history) else []
     previous = series[-1] if series else None
-    delta = None
+    delta, colour = None, "normal" if kpi.direction == "higher" else "inverse"
     if value is not None and previous is not None:
-        delta = f"{value - previous:+,.2f} since the last snapshot"
+        change = value - previous
+        delta = f"{change:+,.2f} since the last snapshot" if change else "as at the last snapshot"
+        colour = colour if change else "off"
     st.metric(
         _data.md_escape(kpi.name_en),
         _number(value, kpi.unit),
         delta,
-        delta_color="normal" if kpi.direction == "higher" else "inverse",
+        delta_color=colour,
+        delta_arrow="auto" if delta and colour != "off" else "off",
         help=_data.md_escape(f"{kpi.name_sl}. {kpi.iso or 'No ISO 37120/37122 indicator.'}"),
         border=True,
         chart_data=[*series, value] if series and value is not None else None,
@@ -84,24 +91,6 @@ def _card(kpi: Kpi, result: Result | None, history: pd.DataFrame) -> None:
         if details.get("latest_reading"):
             parts.append(f"latest reading {str(details['latest_reading'])[:16]}")
     st.caption(" · ".join(_data.md_escape(p) for p in parts))
-
-
-def _signed_in() -> Actor | None:
-    actor = st.session_state.get("actor")
-    if isinstance(actor, Actor):
-        return actor
-    with st.form("kpi-sign-in"):
-        st.caption("Entering values needs an editor: sign in.")
-        user = st.text_input("User")
-        password = st.text_input("Password", type="password")
-        if st.form_submit_button("Sign in"):
-            try:
-                st.session_state["actor"] = authenticate(user, password, _data.url())
-            except TwinError as exc:
-                st.error(_data.md_escape(exc))
-            else:
-                st.rerun()
-    return None
 
 
 catalog = load_catalog()
@@ -255,8 +244,10 @@ right.download_button(
 
 # --- entered indicators (editors) ---------------------------------------------------------
 with st.expander("Enter a value of an indicator that is not computed"):
-    actor = _signed_in()
-    if actor is not None and not actor.can_edit:
+    actor = sign_in_sidebar(db_url)
+    if actor is None:
+        st.info("Sign in as an editor (in the sidebar) to enter values.")
+    elif not actor.can_edit:
         st.warning(_data.md_escape(f"{actor.name} is a {actor.role}; only editors enter values."))
     elif actor is not None:
         manual = [k for k in catalog.kpi if k.manual]
