@@ -20,6 +20,7 @@ from rich.text import Text
 
 from twin._cli_coverage import coverage_app
 from twin._cli_kpi import kpi_app
+from twin._cli_mqtt import mqtt_app, simulate
 from twin._cli_register import assets_app, users_app
 from twin._cli_sensors import ingest_app, sensors_app
 from twin._errors import TwinError
@@ -42,6 +43,8 @@ app.add_typer(ingest_app, name="ingest")
 app.add_typer(sensors_app, name="sensors")
 app.add_typer(kpi_app, name="kpi")
 app.add_typer(coverage_app, name="coverage")
+app.add_typer(mqtt_app, name="mqtt")
+app.command("simulate")(simulate)
 
 out = Console()
 err = Console(stderr=True)

@@ -69,6 +69,24 @@ class Settings(BaseSettings):
         description="Directory of the asset-class catalog (one TOML per class).",
     )
     pg_version: int = Field(default=15, description="PostgreSQL major version of the own cluster.")
+    mqtt_url: str | None = Field(
+        default=None,
+        description="An existing MQTT broker (mqtt://[user:password@]host:port) to use instead "
+        "of the project's own mosquitto.",
+    )
+    mqtt_port: int = Field(
+        default=18830, ge=1024, le=65535, description="Port of the own mosquitto on 127.0.0.1."
+    )
+    mqtt_client_id: str = Field(
+        default="twin-ingest",
+        min_length=1,
+        description="Client id of the MQTT ingest worker (its persistent session at the broker).",
+    )
+    mqtt_topic_prefix: str = Field(
+        default="twin/sensors",
+        pattern=r"^[^#+]+[^/#+]$",
+        description="Topics of the readings: <prefix>/<sensor>/<property>.",
+    )
 
 
 @cache
