@@ -33,12 +33,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from twin.sensors.adapters import parse_times
 
 _ZONED = re.compile(r"(?:Z|[+-]\d\d:?\d\d)$")
-_SHOWN = 200
 
 
 def topic(prefix: str, sensor: str, prop: str) -> str:
@@ -70,50 +70,83 @@ def _text(raw: bytes) -> str:
 
 def _number(value: Any) -> tuple[float, str, float]:  # noqa: ANN401 - any JSON value
     """Return (value, quality, detection limit); raise ValueError for what is not a number."""
-    if isinstance(value, bool) or value is None:
-        raise ValueError
-    if isinstance(value, int | float):
+    kind = type(value)
+    if kind is float or kind is int:
         return float(value), "ok", math.nan
-    if isinstance(value, str):
+    if kind is str:
         text = value.strip()
         if text.startswith("<"):
             return math.nan, "below_detection", float(text[1:])
         return float(text), "ok", math.nan
-    raise ValueError
+    raise ValueError  # None, true/false, objects, arrays
 
 
-def _reading(sensor: str, prop: str, item: Any) -> dict[str, Any] | str:  # noqa: ANN401, PLR0911 - any JSON value; one return per reason
-    """Return one reading row, or the reason the item cannot be one."""
-    if not isinstance(item, dict):
-        return "payload is not a JSON object (or an array of objects)"
-    when = item.get("time", item.get("phenomenonTime"))
-    if when is None:
-        return 'payload lacks "time"'
-    if not isinstance(when, str):
-        return f'"time" is not an ISO 8601 text (got {json.dumps(when)[:40]})'
-    raw = item.get("value", item.get("result"))
-    if raw is None:
-        return 'payload lacks "value"'
-    try:
-        value, quality, limit = _number(raw)
-    except ValueError:
-        return f'"value" is not a number (got {json.dumps(raw, ensure_ascii=False)[:40]})'
-    end = item.get("end")
-    if end is not None and (not isinstance(end, str) or not _ZONED.search(end.strip())):
-        return '"end" is not an ISO 8601 time with its zone'
-    unit = item.get("unit")
-    if unit is not None and not isinstance(unit, str):
-        return '"unit" is not a text'
-    return {
-        "sensor": sensor,
-        "property": prop,
-        "time": when,
-        "end": end,
-        "value": value,
-        "quality": item.get("quality", quality),
-        "detection_limit": limit,
-        "unit": unit,
-    }
+class _Columns:
+    """The readings of a batch, column by column."""
+
+    def __init__(self) -> None:
+        self.sensor: list[str] = []
+        self.prop: list[str] = []
+        self.time: list[str] = []
+        self.end: list[str | None] = []
+        self.value: list[float] = []
+        self.quality: list[object] = []
+        self.limit: list[float] = []
+        self.unit: list[str | None] = []
+        self.topic: list[str] = []
+        self.payload: list[str] = []
+
+    def add(self, sensor: str, prop: str, item: Any) -> str | None:  # noqa: ANN401, PLR0911 - any JSON value; one return per reason
+        """Append one reading; return the reason when the item cannot be one."""
+        if type(item) is not dict:
+            return "payload is not a JSON object (or an array of objects)"
+        when = item.get("time", item.get("phenomenonTime"))
+        if when is None:
+            return 'payload lacks "time"'
+        if type(when) is not str:
+            return f'"time" is not an ISO 8601 text (got {json.dumps(when)[:40]})'
+        raw = item.get("value", item.get("result"))
+        if raw is None:
+            return 'payload lacks "value"'
+        try:
+            value, quality, limit = _number(raw)
+        except ValueError:
+            return f'"value" is not a number (got {json.dumps(raw, ensure_ascii=False)[:40]})'
+        end = item.get("end")
+        if end is not None and (type(end) is not str or not _ZONED.search(end.strip())):
+            return '"end" is not an ISO 8601 time with its zone'
+        unit = item.get("unit")
+        if unit is not None and type(unit) is not str:
+            return '"unit" is not a text'
+        self.sensor.append(sensor)
+        self.prop.append(prop)
+        self.time.append(when)
+        self.end.append(end)
+        self.value.append(value)
+        self.quality.append(item.get("quality", quality))
+        self.limit.append(limit)
+        self.unit.append(unit)
+        return None
+
+    def frame(self) -> pd.DataFrame:
+        frame = pd.DataFrame(
+            {
+                "sensor": self.sensor,
+                "property": self.prop,
+                "phenomenon_time": parse_times(pd.Series(self.time, dtype="string")),
+                "value": np.asarray(self.value, dtype=float),
+                "quality": self.quality,
+                "detection_limit": np.asarray(self.limit, dtype=float),
+                "unit": pd.Series(self.unit, dtype="string"),
+                "topic": self.topic,
+                "payload": self.payload,
+            }
+        )
+        if any(e is not None for e in self.end):
+            ends = pd.Series(self.end, dtype="string")
+            frame["phenomenon_end"] = pd.to_datetime(ends, utc=True, errors="coerce",
+                                                     format="ISO8601")  # fmt: skip
+        return frame
 
 
 def readings(prefix: str, topics: Sequence[str], payloads: Sequence[bytes]) -> Parsed:
@@ -133,7 +166,7 @@ def readings(prefix: str, topics: Sequence[str], payloads: Sequence[bytes]) -> P
         ``rejected`` (``topic``, ``payload``, ``reason``) for the dead letters.
     """
     head = prefix.rstrip("/") + "/"
-    rows: list[dict[str, Any]] = []
+    cols = _Columns()
     bad: list[tuple[str, str, str]] = []
     for name, raw in zip(topics, payloads, strict=True):
         parts = name[len(head) :].split("/") if name.startswith(head) else []
@@ -148,31 +181,20 @@ def readings(prefix: str, topics: Sequence[str], payloads: Sequence[bytes]) -> P
         except ValueError as exc:
             bad.append((name, _text(raw), f"payload is not JSON ({str(exc)[:80]})"))
             continue
-        items = body if isinstance(body, list) else [body]
+        items = body if type(body) is list else [body]
         if not items:
             bad.append((name, _text(raw), "payload is an empty array"))
         single = len(items) == 1
         for item in items:
-            row = _reading(parts[0], parts[1], item)
             text = _text(raw) if single else json.dumps(item, ensure_ascii=False)
-            if isinstance(row, str):
-                bad.append((name, text, row))
+            reason = cols.add(parts[0], parts[1], item)
+            if reason is None:
+                cols.topic.append(name)
+                cols.payload.append(text)
             else:
-                row["topic"], row["payload"] = name, text
-                rows.append(row)
+                bad.append((name, text, reason))
     rejected = pd.DataFrame(bad, columns=["topic", "payload", "reason"])
-    if not rows:
+    if not cols.sensor:
         return Parsed(pd.DataFrame(columns=["sensor", "property", "phenomenon_time", "value",
                                             "quality"]), rejected)  # fmt: skip
-    frame = pd.DataFrame(rows)
-    frame["phenomenon_time"] = parse_times(frame.pop("time"))
-    ends = frame.pop("end")
-    if ends.notna().any():
-        frame["phenomenon_end"] = pd.to_datetime(ends, utc=True, errors="coerce", format="ISO8601")
-    frame["unit"] = frame["unit"].astype("string")
-    return Parsed(frame, rejected)
-
-
-def shown(text: str) -> str:
-    """Shorten a payload for a log line."""
-    return text if len(text) <= _SHOWN else text[:_SHOWN] + "…"
+    return Parsed(cols.frame(), rejected)

@@ -223,21 +223,28 @@ class Simulation:
 
     def times(self, first: int, count: int) -> pd.DatetimeIndex:
         """Phenomenon times of messages ``first`` … ``first + count - 1`` (UTC)."""
-        step = pd.Timedelta(seconds=self.speedup / self.rate)
-        return pd.DatetimeIndex(self.start + step * np.arange(first, first + count))
+        step = round(self.speedup / self.rate * 1e9)
+        nanos = self.start.value + step * np.arange(first, first + count, dtype=np.int64)
+        return pd.DatetimeIndex(nanos.astype("datetime64[ns]")).tz_localize("UTC")
 
     def messages(self, first: int, count: int) -> tuple[list[str], list[str]]:
         """Return topics and JSON payloads of messages ``first`` … ``first + count - 1``."""
         which = np.arange(first, first + count) % len(self.table)
-        local = self.times(first, count).tz_convert(LOCAL_ZONE)
+        utc = self.times(first, count)
+        local = utc.tz_convert(LOCAL_ZONE)
         z, u = self._noise(first, count)
         values = _values(self.table.iloc[which], local, z, u)
-        stamp = local.strftime("%Y-%m-%dT%H:%M:%S.%f%z")
-        stamps = [t[:-2] + ":" + t[-2:] for t in stamp]
+        wall = local.tz_localize(None).to_numpy()
+        minutes = (wall - utc.tz_localize(None).to_numpy()) // np.timedelta64(1, "m")
+        zones = [f"{'+' if m >= 0 else '-'}{abs(m) // 60:02d}:{abs(m) % 60:02d}" for m in
+                 np.unique(minutes)]  # fmt: skip
+        zone = np.asarray(zones, dtype=object)[np.searchsorted(np.unique(minutes), minutes)]
+        stamps = np.datetime_as_string(wall, unit="us")
         whole, units = self.whole[which], self.units.to_numpy()[which]
-        shown = [f"{v:.0f}" if w else f"{v:.1f}" for v, w in zip(values, whole, strict=True)]
-        payloads = [f'{{"time": "{t}", "value": {v}, "unit": {n}}}'
-                    for t, v, n in zip(stamps, shown, units, strict=True)]  # fmt: skip
+        shown = np.where(whole, np.round(values).astype(np.int64).astype(str),
+                         np.char.mod("%.1f", values))  # fmt: skip
+        payloads = [f'{{"time": "{t}{o}", "value": {v}, "unit": {n}}}'
+                    for t, o, v, n in zip(stamps, zone, shown, units, strict=True)]  # fmt: skip
         return list(self.topics[which]), payloads
 
 
