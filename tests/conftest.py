@@ -10,6 +10,7 @@ import os
 import shutil
 import socket
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pyogrio
@@ -40,7 +41,9 @@ def pytest_configure(config: pytest.Config) -> None:
         TWIN_PORT=str(_free_port()),
         TWIN_DATABASE="twin_test",
         TWIN_DATA_DIR=str(DATA_DIR),
+        TWIN_MQTT_PORT=str(_free_port()),
     )
+    os.environ.pop("TWIN_MQTT_URL", None)
     get_settings.cache_clear()
     config.stash[_ROOT] = root
     db.up()
@@ -78,6 +81,19 @@ def db_url() -> str:
     from twin import db
 
     return db.database_url()
+
+
+@pytest.fixture(scope="session")
+def mqtt_url() -> Iterator[str]:
+    """The test run's own mosquitto (under the throwaway cluster directory, on a free port)."""
+    from twin.mqtt.broker import Broker
+
+    broker = Broker()
+    url = broker.up()
+    try:
+        yield url
+    finally:
+        broker.down()
 
 
 @pytest.fixture(scope="session")
