@@ -32,9 +32,11 @@ MEASURES = (
     "rows read with psycopg and handled one by one in Python, each tested against the "
     "municipality and every district with shapely's scalar predicates, one Dijkstra per "
     "inhabited building near a stop (nearest street and stop from an STRtree, row by row), "
-    "coverage as the oracle. Each side runs `TWIN_BENCH_REPEAT` times at scale 1 (naive at "
-    "most 2) and at most 2 times at scale 10 (naive once), after one warm-up at scale 1. "
-    "Checked: the three sides give the same value for every KPI and scope."
+    "coverage as the oracle. `ANALYZE` after each synth (untimed; autovacuum would do it a "
+    "little later). Each side runs `TWIN_BENCH_REPEAT` times at scale 1 (naive at most 2) and "
+    "at most 2 times at scale 10 (naive once), after one warm-up at scale 1, the sides "
+    "interleaved run by run so that other load on the machine falls on all of them. Checked: "
+    "the three sides give the same value for every KPI and scope."
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,43 +84,51 @@ def _same(a: dict[tuple[str, str], Any], b: dict[tuple[str, str], Any], what: st
             raise SetupError(f"{what} disagrees with ours on {key}: {other} vs {value}")
 
 
-def _times(
-    ctx: Context, label: str, action: Callable[[], Values], runs: int
-) -> tuple[list[float], Values]:
-    seconds: list[float] = []
-    value: Values = {}
-    for i in range(runs):
-        took, value = measure(action)
-        ctx.log(f"{NAME}: {label} run {i + 1}/{runs}: {took:.2f} s")
-        seconds.append(took)
-    return seconds, value
-
-
-def _case(ctx: Context, scale: int, runs: tuple[int, int], modules: tuple[ModuleType, ModuleType]
-          ) -> list[Result]:  # fmt: skip
+def _case(
+    ctx: Context, scale: int, runs: tuple[int, int], modules: tuple[ModuleType, ModuleType]
+) -> list[Result]:
+    """Time the three sides at one scale, interleaved run by run (ours, oracle, naive)."""
     oracle, naive = modules
     url = ctx.database.url
     repeat, naive_repeat = runs
-    ours_s, ours_v = _times(ctx, f"scale {scale} ours", lambda: _ours(url), repeat)
-    oracle_s, oracle_v = _times(ctx, f"scale {scale} oracle", lambda: _oracle(oracle, url), repeat)
-    naive_s, naive_v = _times(ctx, f"scale {scale} naive", lambda: _naive(naive, url), naive_repeat)
-    _same(ours_v, oracle_v, "the geopandas oracle")
-    _same(ours_v, naive_v, "the naive loop")
-    counts = _counts(ctx)
+    sides: dict[str, tuple[Callable[[], Values], int]] = {
+        "ours": (lambda: _ours(url), repeat),
+        "oracle": (lambda: _oracle(oracle, url), repeat),
+        "naive": (lambda: _naive(naive, url), naive_repeat),
+    }
+    seconds: dict[str, list[float]] = {side: [] for side in sides}
+    values: dict[str, Values] = {}
+    for i in range(repeat):
+        for side, (action, runs_wanted) in sides.items():
+            if i < runs_wanted:
+                took, values[side] = measure(action)
+                seconds[side].append(took)
+                ctx.log(f"{NAME}: scale {scale} {side} run {i + 1}/{runs_wanted}: {took:.2f} s")
+    _same(values["ours"], values["oracle"], "the geopandas oracle")
+    _same(values["ours"], values["naive"], "the naive loop")
     computed = sum(1 for k in load_catalog().kpi if k.spatial)
     note = (
-        f"{len(ours_v)} results ({computed} KPIs x 18 scopes + the entered ones), equal on all "
-        f"three sides. Rows read: {counts}. Ours {len(ours_s)} timed run(s), oracle "
-        f"{len(oracle_s)}, naive {len(naive_s)}"
+        f"{len(values['ours'])} results ({computed} KPIs x 18 scopes + the entered ones), equal "
+        f"on all three sides. Rows in the tables: {_counts(ctx)}. Runs interleaved (ours, "
+        f"oracle, naive); ours {len(seconds['ours'])} timed run(s), oracle "
+        f"{len(seconds['oracle'])}, naive {len(seconds['naive'])}"
     )
-    ours = Timing(tuple(ours_s))
-    label = f"{NAME}: scale {scale}" + (" (whole city)" if scale == 1 else " (city tiled 10 times)")
+    ours = Timing(tuple(seconds["ours"]))
+    label = f"{NAME}: scale {scale}" + (
+        " (whole city)" if scale == 1 else f" (city tiled {scale} times)"
+    )
     return [
         Result(f"{label}, ours vs geopandas oracle", ours, "geopandas oracle (tests/kpi_oracle.py)",
-               Timing(tuple(oracle_s)), note),
+               Timing(tuple(seconds["oracle"])), note),
         Result(f"{label}, ours vs naive per-row", ours, "naive per-row loop (bench/_kpi_naive.py)",
-               Timing(tuple(naive_s)), note),
+               Timing(tuple(seconds["naive"])), note),
     ]  # fmt: skip
+
+
+def _analyze(ctx: Context) -> None:
+    """Give the planner statistics of the fresh tables (autovacuum would, a little later)."""
+    with ctx.database.connect() as conn:
+        conn.execute("ANALYZE")
 
 
 def _counts(ctx: Context) -> str:
@@ -161,11 +171,13 @@ def run(ctx: Context) -> list[Result]:
     results = []
     with tempfile.TemporaryDirectory(prefix="twin-bench-kpi-") as rasters:
         synthesize(seed=SEED, scale=1, url=url, raster_dir=Path(rasters))
+        _analyze(ctx)
         for _ in range(ctx.warmup):
             _ours(url), _oracle(oracle, url), _naive(naive, url)
         results += _case(ctx, 1, (ctx.repeat, min(ctx.repeat, NAIVE_REPEAT)), (oracle, naive))
         ctx.log(f"{NAME}: synthesising the city at scale {LARGE_SCALE} (untimed)")
         synthesize(seed=SEED, scale=LARGE_SCALE, url=url, raster_dir=Path(rasters))
+        _analyze(ctx)
         large = (min(ctx.repeat, LARGE_REPEAT), min(ctx.repeat, LARGE_NAIVE_REPEAT))
         results += _case(ctx, LARGE_SCALE, large, (oracle, naive))
     return results
