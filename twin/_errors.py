@@ -49,6 +49,10 @@ class AccessDenied(TwinError, PermissionError):
     """The user is not signed in, or their role may not do this."""
 
 
+class Unauthenticated(AccessDenied):
+    """A request to the HTTP API carries no token, or one that is unknown or revoked."""
+
+
 def tool_message(output: str) -> str:
     """Return the line of a tool's stderr that says what went wrong.
 

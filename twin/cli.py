@@ -18,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from twin._cli_api import api_app, serve_api
 from twin._cli_coverage import coverage_app
 from twin._cli_kpi import kpi_app
 from twin._cli_mqtt import mqtt_app, simulate
@@ -43,6 +44,8 @@ app.add_typer(ingest_app, name="ingest")
 app.add_typer(sensors_app, name="sensors")
 app.add_typer(kpi_app, name="kpi")
 app.add_typer(coverage_app, name="coverage")
+app.add_typer(api_app, name="api")
+serve_app.command("api")(serve_api)
 app.add_typer(mqtt_app, name="mqtt")
 app.command("simulate")(simulate)
 

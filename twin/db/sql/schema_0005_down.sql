@@ -1,0 +1,1 @@
+DROP TABLE IF EXISTS twin.api_tokens;
