@@ -7,11 +7,15 @@ import subprocess
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import psycopg
 import pytest
 from defusedxml import ElementTree
 
+from twin.sensors import observations
 from twin.sensors.adapters import ArsoAdapter, CsvAdapter
+from twin.sensors.observations import ingest
 
 REPO = Path(__file__).resolve().parent.parent
 ARSO = REPO / "gis_data" / "air_quality_arso_sample.xml"
@@ -192,3 +196,55 @@ def test_exceedances_hourly_and_daily_mean(arso: dict, tmp_path: Path) -> None:
     )
     assert [(r[0], r[2]) for r in rows] == [("no2_limit_1h", 250), ("pm10_limit_24h", 55)]
     assert rows[1][1].isoformat().startswith("2030-01-31T23:00:00")  # local midnight in UTC
+
+
+def _readings(sensor: str, prop: str, start: str, values: list[float]) -> pd.DataFrame:
+    times = pd.date_range(start, periods=len(values), freq="h", tz="UTC")
+    return pd.DataFrame({"sensor": sensor, "property": prop, "phenomenon_time": times,
+                         "value": values, "quality": "ok"})  # fmt: skip
+
+
+@pytest.mark.usefixtures("arso")
+def test_within_a_batch_the_first_reading_of_a_key_wins(loaded: str) -> None:
+    frame = _readings("E407", "o3", "2031-03-01T00:00Z", [10.0, 20.0])
+    frame = pd.concat([frame, frame.assign(value=99.0)], ignore_index=True)
+    with psycopg.connect(loaded) as conn:
+        report = ingest(conn, frame, "test")
+    assert (report.stored, report.duplicates) == (2, 2)
+    values = _query(
+        loaded,
+        "SELECT o.value FROM twin.observations o JOIN twin.datastreams d "
+        "ON d.id = o.datastream_id JOIN register.sensor s ON s.id = d.sensor_id "
+        "WHERE s.station_code = 'E407' AND d.property = 'o3' "
+        "AND o.phenomenon_time >= '2031-03-01' ORDER BY o.phenomenon_time",
+    )
+    assert [v for (v,) in values] == [10.0, 20.0]
+
+
+@pytest.mark.usefixtures("arso")
+def test_a_key_stored_meanwhile_by_another_session_is_not_stored_twice(
+    loaded: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    frame = _readings("E407", "so2", "2031-04-01T00:00Z", [5.0, 6.0, 7.0])
+    with psycopg.connect(loaded) as other:  # the same sensor's first reading, committed
+        ingest(other, frame.iloc[:1], "other")
+    real = observations._stored_keys
+    calls = []
+
+    def blind(conn: psycopg.Connection, batch: object) -> np.ndarray:
+        calls.append(1)  # the first check misses what the other session stored
+        return np.empty(0, dtype=np.int64) if len(calls) == 1 else real(conn, batch)
+
+    monkeypatch.setattr(observations, "_stored_keys", blind)
+    with psycopg.connect(loaded) as conn:
+        report = ingest(conn, frame, "test")
+    assert len(calls) == 2
+    assert (report.stored, report.duplicates) == (2, 1)
+    sources = _query(
+        loaded,
+        "SELECT o.source, count(*) FROM twin.observations o JOIN twin.datastreams d "
+        "ON d.id = o.datastream_id JOIN register.sensor s ON s.id = d.sensor_id "
+        "WHERE s.station_code = 'E407' AND d.property = 'so2' "
+        "AND o.phenomenon_time >= '2031-04-01' GROUP BY 1 ORDER BY 1",
+    )
+    assert sources == [("other", 1), ("test", 2)]

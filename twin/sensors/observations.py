@@ -2,10 +2,17 @@
 
 Every adapter (ARSO XML, CSV, MQTT, HTTP) turns its input into a frame of readings and calls
 :func:`ingest`. One transaction: readings that cannot be stored (unknown property or sensor,
-wrong unit, time without zone, no value) go to ``twin.dead_letters`` with the reason; the others
-are COPYed into a staging table and inserted with ``ON CONFLICT DO NOTHING`` on
-(datastream, phenomenon time), so a replay stores nothing twice; the newest value per
-datastream and the threshold exceedances are updated from the rows actually inserted.
+wrong unit, time without zone, no value) go to ``twin.dead_letters`` with the reason. The others
+are stored once per (datastream, phenomenon time): the batch's keys are checked against each
+other (the first reading of a key wins) and against what is already stored, and the new
+readings are COPYed (binary) straight into ``twin.observations``, so a replay stores nothing
+twice. Should another session store one of the keys in between, the COPY fails on the primary
+key, is rolled back to a savepoint and the check runs again. The newest value per datastream
+and the threshold exceedances are updated from the rows actually stored.
+
+The work is done per distinct value where it can be (sensor keys, properties, qualities are
+validated and resolved once each, not once per reading), so a batch of a million readings
+costs little more than the COPY itself.
 """
 
 from __future__ import annotations
@@ -19,15 +26,23 @@ from psycopg import sql
 
 from twin.db._sql import sql_text
 from twin.load._stage import copy_rows
+from twin.sensors import _binary
 from twin.sensors.catalog import properties
 
 #: Columns of a readings frame (``phenomenon_end``, ``detection_limit``, ``unit``, ``topic``
 #: and ``payload`` are optional).
 COLUMNS = ("sensor", "property", "phenomenon_time", "value", "quality")
 QUALITIES = ("ok", "below_detection", "suspect")
-_STAGE = "_stage_observations"
-_STAGED = ("row_no", "sensor", "property", "phenomenon_time", "phenomenon_end", "value",
-           "quality", "detection_limit")  # fmt: skip
+#: Zone of the calendar days of daily thresholds.
+LOCAL_ZONE = "Europe/Ljubljana"
+#: How often the check-and-COPY is tried when other sessions keep storing the same keys.
+_ATTEMPTS = 5
+_COPY = sql.SQL(
+    "COPY twin.observations (datastream_id, phenomenon_time, phenomenon_end, value, quality, "
+    "detection_limit, source) FROM STDIN WITH (FORMAT binary)"
+)
+_PER_MICRO = {"s": 1_000_000, "ms": 1000, "us": 1}
+_KEY = np.dtype([("stream", ">i4"), ("time", ">i8")])
 
 
 @dataclass
@@ -51,6 +66,54 @@ class IngestReport:
             self.reasons[reason] = self.reasons.get(reason, 0) + count
 
 
+@dataclass(frozen=True)
+class _Coded:
+    """A text column as codes into its distinct values (code -1: missing).
+
+    ``labels`` are distinct; ``per_row`` spreads one value per label (and one for missing)
+    over the rows.
+    """
+
+    codes: np.ndarray
+    labels: np.ndarray
+
+    @classmethod
+    def of(cls, values: pd.Series, *, strip: bool) -> _Coded:
+        """Code ``values.astype("string")`` (stripped when asked), one conversion per value."""
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        text = pd.Series(uniques, dtype=object).astype("string")
+        if strip:
+            text = text.str.strip()
+        merged, labels = pd.factorize(text.to_numpy(dtype=object))
+        codes = np.where(codes >= 0, merged[np.maximum(codes, 0)], -1)
+        return cls(codes.astype(np.int64), np.asarray(labels, dtype=object))
+
+    def per_row(self, per_label: np.ndarray | list[object], missing: object) -> np.ndarray:
+        """Return ``per_label[code]`` for each row, ``missing`` where the value is missing."""
+        table = np.empty(len(self.labels) + 1, dtype=np.asarray(per_label).dtype)
+        if table.dtype.kind in "US":
+            table = table.astype(object)
+        table[:-1] = per_label
+        table[-1] = missing
+        spread: np.ndarray = table[self.codes]  # code -1 picks the last entry
+        return spread
+
+    def where(self, test: np.ndarray | list[bool], *, missing: bool = False) -> np.ndarray:
+        """Rows whose label passes ``test`` (one bool per label)."""
+        return self.per_row(np.asarray(test, dtype=bool), missing).astype(bool)
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """The validated frame: first problem per reading ("" when none) and coded columns."""
+
+    reasons: np.ndarray
+    sensor: _Coded
+    prop: _Coded
+    quality: _Coded
+    value: np.ndarray
+
+
 def _payloads(frame: pd.DataFrame) -> pd.Series:
     """Raw text of each reading for the dead letters (its payload, else its fields)."""
     if "payload" in frame.columns:
@@ -63,40 +126,79 @@ def _payloads(frame: pd.DataFrame) -> pd.Series:
     )
 
 
-def _problems(frame: pd.DataFrame) -> pd.Series:
-    """Return the first reason each reading cannot be stored (empty when it can)."""
+def _check(frame: pd.DataFrame) -> _Checked:
+    """Find the first reason each reading cannot be stored (empty when it can)."""
     known = properties()
-    reason = pd.Series("", index=frame.index, dtype="object")
+    n = len(frame)
+    reason = np.full(n, "", dtype=object)
+    open_ = np.ones(n, dtype=bool)
 
-    def flag(mask: pd.Series | np.ndarray, text: pd.Series | str) -> None:
-        mask = pd.Series(mask, index=frame.index).fillna(value=True).astype(bool) & (reason == "")
-        if isinstance(text, pd.Series):
-            reason[mask] = text[mask]
-        else:
-            reason[mask] = text
+    def flag(mask: np.ndarray, text: str | np.ndarray) -> None:
+        hit = mask & open_
+        if hit.any():
+            reason[hit] = text if isinstance(text, str) else text[hit]
+            open_[hit] = False
 
-    sensor = frame["sensor"].astype("string").str.strip()
-    flag(sensor.isna() | (sensor == ""), "no sensor id")
-    prop = frame["property"].astype("string").str.strip()
-    flag(~prop.isin(list(known)), "unknown observed property " + prop.fillna("(none)").map(repr))
+    sensor = _Coded.of(frame["sensor"], strip=True)
+    flag(sensor.where(sensor.labels == "", missing=True), "no sensor id")
+    prop = _Coded.of(frame["property"], strip=True)
+    flag(
+        ~prop.where([p in known for p in prop.labels]),
+        prop.per_row(
+            np.array([f"unknown observed property {p!r}" for p in prop.labels], dtype=object),
+            f"unknown observed property {'(none)'!r}",
+        ),
+    )
     if "unit" in frame.columns:
-        unit = frame["unit"].astype("string").str.strip()
-        expected = prop.map({k: p.unit for k, p in known.items()})
-        wrong = unit.notna() & (unit != "") & expected.notna() & (unit != expected)
-        flag(wrong, "wrong unit " + unit.fillna("").map(repr) + " for " + prop.fillna("")
-             + " (expected " + expected.fillna("").map(repr) + ")")  # fmt: skip
+        unit = _Coded.of(frame["unit"], strip=True)
+        given = unit.per_row(unit.labels, None)
+        expected = prop.per_row([known[p].unit if p in known else None for p in prop.labels],
+                                None)  # fmt: skip
+        candidates = unit.where(unit.labels != "") & prop.where([p in known for p in prop.labels])
+        wrong = np.zeros(n, dtype=bool)
+        wrong[candidates] = given[candidates] != expected[candidates]
+        if wrong.any():
+            names = prop.per_row(prop.labels, "")
+            text = np.full(n, "", dtype=object)
+            text[wrong] = [f"wrong unit {u!r} for {p} (expected {e!r})"
+                           for u, p, e in zip(given[wrong], names[wrong], expected[wrong],
+                                              strict=True)]  # fmt: skip
+            flag(wrong, text)
     times = frame["phenomenon_time"]
-    flag(times.isna(), "missing or unreadable timestamp")
+    flag(times.isna().to_numpy(), "missing or unreadable timestamp")
     if not isinstance(times.dtype, pd.DatetimeTZDtype):
         # mixed input (some times with a zone, some without) arrives as objects
         aware = times.map(lambda t: isinstance(t, pd.Timestamp) and t.tzinfo is not None)
-        flag(~aware.astype(bool), "timestamp without time zone")
-    quality = frame["quality"].astype("string")
-    flag(~quality.isin(QUALITIES), "unknown quality flag")
-    value = pd.to_numeric(frame["value"], errors="coerce")
-    flag(value.isna() & (quality != "below_detection"), "no numeric value")
-    flag(~np.isfinite(value.fillna(0.0)), "value is not finite")
-    return reason
+        flag(~aware.to_numpy(dtype=bool), "timestamp without time zone")
+    quality = _Coded.of(frame["quality"], strip=False)
+    flag(~quality.where([q in QUALITIES for q in quality.labels]), "unknown quality flag")
+    value = pd.to_numeric(frame["value"], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
+    below = quality.where(quality.labels == "below_detection")
+    flag(np.isnan(value) & ~below, "no numeric value")
+    flag(np.isinf(value), "value is not finite")
+    return _Checked(reason, sensor, prop, quality, value)
+
+
+def _micros(values: pd.Series) -> np.ndarray:
+    """Return times as whole microseconds since the Unix epoch (UTC), rounded down."""
+    times = pd.to_datetime(values, utc=True)
+    unit = str(times.dt.unit)
+    raw = times.to_numpy(dtype=f"datetime64[{unit}]").view(np.int64)
+    micros: np.ndarray = raw // 1000 if unit == "ns" else raw * _PER_MICRO[unit]
+    return micros
+
+
+def _floats(frame: pd.DataFrame, column: str, rows: np.ndarray) -> np.ndarray:
+    """Return a numeric column at ``rows`` (NaN where missing or no number, or no column)."""
+    if column not in frame.columns:
+        return np.full(len(rows), np.nan)
+    values = pd.to_numeric(frame[column].iloc[rows], errors="coerce")
+    return values.to_numpy(dtype=float, na_value=np.nan)
+
+
+def _or_none(values: np.ndarray) -> list[object]:
+    """Floats as a list with None for NaN (NULL in SQL)."""
+    return [None if v != v else float(v) for v in values.tolist()]  # noqa: PLR0124 - NaN test
 
 
 def dead_letter(
@@ -118,6 +220,216 @@ def dead_letter(
     return len(frame)
 
 
+@dataclass
+class _Batch:
+    """The readings about to be stored: one entry per reading, aligned arrays."""
+
+    rows: np.ndarray  # positions in the frame
+    stream: np.ndarray  # datastream id
+    stream_code: np.ndarray  # dense 0..k-1 code of the datastream within the batch
+    streams: np.ndarray  # datastream id of each code
+    prop: np.ndarray  # property label code
+    time: np.ndarray  # microseconds since the Unix epoch
+    end: np.ndarray
+    end_null: np.ndarray
+    value: np.ndarray
+    quality: np.ndarray  # quality label code
+    limit: np.ndarray
+
+    def take(self, mask: np.ndarray) -> _Batch:
+        """Return the readings where ``mask`` holds (the datastream codes are kept)."""
+        return _Batch(
+            self.rows[mask], self.stream[mask], self.stream_code[mask], self.streams,
+            self.prop[mask], self.time[mask], self.end[mask], self.end_null[mask],
+            self.value[mask], self.quality[mask], self.limit[mask],
+        )  # fmt: skip
+
+    def packed(self, codes: np.ndarray, times: np.ndarray) -> np.ndarray:
+        """One int64 per (datastream code, time) within this batch's span."""
+        first = int(self.time.min())
+        span = int(self.time.max()) - first + 1
+        packed: np.ndarray = codes.astype(np.int64) * span + (times - first)
+        return packed
+
+
+def _resolve(
+    conn: psycopg.Connection, checked: _Checked, good: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Return the register sensor id of each good reading (None when unknown)."""
+    codes = checked.sensor.codes[good]
+    used, position = np.unique(codes, return_inverse=True)
+    keys = [str(k) for k in checked.sensor.labels[used]]
+    found: list[object] = [None] * len(keys)
+    for n, sensor_id in conn.execute(sql_text("observations_resolve"), {"keys": keys}):
+        found[int(n) - 1] = sensor_id
+    return np.asarray(found, dtype=object)[position], np.asarray(keys, dtype=object)[position]
+
+
+def _batch(
+    conn: psycopg.Connection, frame: pd.DataFrame, checked: _Checked, rows: np.ndarray,
+    sensor_ids: np.ndarray, report: IngestReport,
+) -> _Batch | None:  # fmt: skip
+    """Create the missing datastreams and line the readings up for the COPY."""
+    sensor_codes, sensors = pd.factorize(sensor_ids)
+    prop_codes = checked.prop.codes[rows]
+    n_props = len(checked.prop.labels)
+    pairs, pair_of_row = np.unique(sensor_codes.astype(np.int64) * n_props + prop_codes,
+                                   return_inverse=True)  # fmt: skip
+    params = {
+        "sensors": [str(s) for s in np.asarray(sensors, dtype=object)[pairs // n_props]],
+        "properties": [str(p) for p in checked.prop.labels[pairs % n_props]],
+    }
+    made = conn.execute(sql_text("observations_datastreams"), params).fetchone()
+    report.new_datastreams = int(made[0]) if made else 0
+    stream_of_pair = np.full(len(pairs), -1, dtype=np.int64)
+    for n, stream in conn.execute(sql_text("observations_streams"), params):
+        stream_of_pair[int(n) - 1] = int(stream)
+    stream = stream_of_pair[pair_of_row]
+    has = stream >= 0
+    if not has.any():
+        return None
+    if not has.all():
+        rows, stream, pair_of_row = rows[has], stream[has], pair_of_row[has]
+    if "phenomenon_end" in frame.columns:
+        end_raw = frame["phenomenon_end"].iloc[rows]
+        end_null = end_raw.isna().to_numpy()
+        end = np.zeros(len(rows), dtype=np.int64)
+        if not end_null.all():
+            # stored to the whole second, as before
+            end[~end_null] = _micros(end_raw[~end_null]) // 1_000_000 * 1_000_000
+    else:
+        end_null = np.ones(len(rows), dtype=bool)
+        end = np.zeros(len(rows), dtype=np.int64)
+    return _Batch(
+        rows=rows, stream=stream, stream_code=pair_of_row, streams=stream_of_pair,
+        prop=checked.prop.codes[rows], time=_micros(frame["phenomenon_time"].iloc[rows]),
+        end=end, end_null=end_null, value=checked.value[rows],
+        quality=checked.quality.codes[rows], limit=_floats(frame, "detection_limit", rows),
+    )  # fmt: skip
+
+
+def _stored_keys(conn: psycopg.Connection, batch: _Batch) -> np.ndarray:
+    """Return the batch's keys that are already stored, packed like :meth:`_Batch.packed`."""
+    present = np.unique(batch.stream_code)
+    streams = batch.streams[present]
+    params = {
+        "streams": [int(s) for s in streams],
+        "first": pd.Timestamp(int(batch.time.min()), unit="us", tz="UTC").to_pydatetime(),
+        "last": pd.Timestamp(int(batch.time.max()), unit="us", tz="UTC").to_pydatetime(),
+    }
+    row = conn.execute(sql_text("observations_existing"), params).fetchone()
+    if row is None or row[0] is None:
+        return np.empty(0, dtype=np.int64)
+    keys = np.frombuffer(bytes(row[0]), dtype=_KEY)
+    order = np.argsort(streams)
+    codes = present[order][np.searchsorted(streams[order], keys["stream"].astype(np.int64))]
+    return batch.packed(codes, keys["time"].astype(np.int64) + _binary.PG_EPOCH_US)
+
+
+def _copy(conn: psycopg.Connection, batch: _Batch, labels: np.ndarray, source: str) -> None:
+    """COPY the batch into ``twin.observations`` (binary, NULLs where missing)."""
+    limit_null = np.isnan(batch.limit)
+    value_null = np.isnan(batch.value)
+    chunks = _binary.encode([
+        _binary.Field("int4", batch.stream),
+        _binary.Field("timestamptz", batch.time - _binary.PG_EPOCH_US),
+        _binary.Field("timestamptz", batch.end - _binary.PG_EPOCH_US, batch.end_null),
+        _binary.Field("float8", batch.value, value_null),
+        _binary.Field("text", batch.quality, labels=tuple(str(q) for q in labels)),
+        _binary.Field("float8", batch.limit, limit_null),
+        _binary.Field("text", np.zeros(len(batch.rows), dtype=np.int64), labels=(source,)),
+    ])  # fmt: skip
+    with conn.cursor().copy(_COPY) as cp:
+        for chunk in chunks:
+            cp.write(chunk)
+
+
+def _store(conn: psycopg.Connection, batch: _Batch, labels: np.ndarray, source: str) -> _Batch:
+    """Store the batch's readings whose key is new; return them."""
+    packed = batch.packed(batch.stream_code, batch.time)
+    first_of_key = ~pd.Series(packed).duplicated().to_numpy()
+    for attempt in range(1, _ATTEMPTS + 1):
+        stored = _stored_keys(conn, batch)
+        new = first_of_key
+        if len(stored):
+            new = new & ~pd.Series(packed).isin(stored).to_numpy()
+        fresh = batch.take(new)
+        if not len(fresh.rows):
+            return fresh
+        conn.execute(
+            sql_text("observations_partitions"),
+            {
+                "first": pd.Timestamp(int(fresh.time.min()), unit="us", tz="UTC").to_pydatetime(),
+                "last": pd.Timestamp(int(fresh.time.max()), unit="us", tz="UTC").to_pydatetime(),
+            },
+        )
+        try:
+            with conn.transaction():  # a savepoint: a clash rolls back the COPY alone
+                _copy(conn, fresh, labels, source)
+        except psycopg.errors.UniqueViolation:
+            if attempt == _ATTEMPTS:
+                raise
+            continue
+        return fresh
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _latest(conn: psycopg.Connection, fresh: _Batch, labels: np.ndarray) -> None:
+    """Keep the newest stored reading of each datastream in ``twin.latest_observations``."""
+    order = np.lexsort((fresh.time, fresh.stream))
+    streams = fresh.stream[order]
+    newest = order[np.r_[streams[1:] != streams[:-1], True]]
+    conn.execute(
+        sql_text("observations_latest"),
+        {
+            "streams": fresh.stream[newest].tolist(),
+            "times": fresh.time[newest].tolist(),
+            "values": _or_none(fresh.value[newest]),
+            "qualities": [str(q) for q in labels[fresh.quality[newest]]],
+            "limits": _or_none(fresh.limit[newest]),
+        },
+    )
+
+
+def _exceedances(conn: psycopg.Connection, fresh: _Batch, checked: _Checked) -> int:
+    """Record the threshold exceedances of the stored readings; return how many."""
+    numeric = ~np.isnan(fresh.value)
+    lists: dict[str, list[object]] = {
+        f"{p}_{c}": [] for p, cs in (("h", ("streams", "thresholds", "times", "values")),
+                                    ("e", ("streams", "thresholds", "times", "limits")),
+                                    ("d", ("streams", "thresholds", "limits", "days")))
+        for c in cs
+    }  # fmt: skip
+    names = checked.prop.labels
+    for threshold_id, prop, averaging, limit in conn.execute(sql_text("observations_thresholds")):
+        of_prop = np.flatnonzero(names == prop)
+        if not len(of_prop):
+            continue
+        rows = numeric & np.isin(fresh.prop, of_prop)
+        if averaging == "1h":
+            rows &= fresh.value > limit
+            stem, extra = "h", fresh.value[rows].tolist()
+        elif averaging == "8h":
+            stem, extra = "e", [limit] * int(rows.sum())
+        else:
+            local = pd.to_datetime(fresh.time[rows], unit="us", utc=True).tz_convert(LOCAL_ZONE)
+            days = local.tz_localize(None).to_numpy().astype("datetime64[D]")
+            pairs = pd.DataFrame({"stream": fresh.stream[rows], "day": days}).drop_duplicates()
+            lists["d_streams"] += pairs["stream"].tolist()
+            lists["d_thresholds"] += [threshold_id] * len(pairs)
+            lists["d_limits"] += [limit] * len(pairs)
+            lists["d_days"] += list(pairs["day"].to_numpy().astype("datetime64[D]").astype(object))
+            continue
+        lists[f"{stem}_streams"] += fresh.stream[rows].tolist()
+        lists[f"{stem}_thresholds"] += [threshold_id] * int(rows.sum())
+        lists[f"{stem}_times"] += fresh.time[rows].tolist()
+        lists[f"{stem}_{'values' if stem == 'h' else 'limits'}"] += extra
+    if not any(lists.values()):
+        return 0
+    row = conn.execute(sql_text("observations_exceedances"), lists).fetchone()
+    return int(row[0]) if row else 0
+
+
 def ingest(conn: psycopg.Connection, frame: pd.DataFrame, source: str) -> IngestReport:
     """Store a frame of readings (inside the caller's transaction).
 
@@ -135,66 +447,48 @@ def ingest(conn: psycopg.Connection, frame: pd.DataFrame, source: str) -> Ingest
     Returns
     -------
     IngestReport
-        Received, stored, duplicates (already stored), dead letters and exceedances.
+        Received, stored, duplicates (already stored, or repeated within the batch: the
+        first wins), dead letters and exceedances.
     """
     report = IngestReport(received=len(frame))
     if frame.empty:
         return report
     frame = frame.reset_index(drop=True)
-    reasons = _problems(frame)
-    bad = reasons != ""
+    checked = _check(frame)
+    bad = checked.reasons != ""
     topics = frame["topic"] if "topic" in frame.columns else None
     if bad.any():
+        reasons = pd.Series(checked.reasons[bad], index=frame.index[bad])
         report.dead_letters += dead_letter(
-            conn, source, _payloads(frame[bad]), reasons[bad],
+            conn, source, _payloads(frame[bad]), reasons,
             topics[bad] if topics is not None else None,
         )  # fmt: skip
-        for reason, count in reasons[bad].value_counts().items():
+        for reason, count in reasons.value_counts().items():
             report.reasons[str(reason)] = int(count)
-    good = frame[~bad]
-    if good.empty:
+    good = np.flatnonzero(~bad)
+    if not len(good):
         return report
-    staged = pd.DataFrame(
-        {
-            "row_no": good.index.to_numpy(),
-            "sensor": good["sensor"].astype("string").str.strip(),
-            "property": good["property"].astype("string").str.strip(),
-            "phenomenon_time": pd.to_datetime(good["phenomenon_time"], utc=True).dt.strftime(
-                "%Y-%m-%d %H:%M:%S.%f+00"
-            ),
-            "phenomenon_end": (
-                pd.to_datetime(good["phenomenon_end"], utc=True).dt.strftime("%Y-%m-%d %H:%M:%S+00")
-                if "phenomenon_end" in good.columns else None
-            ),
-            "value": pd.to_numeric(good["value"], errors="coerce"),
-            "quality": good["quality"].astype("string"),
-            "detection_limit": (
-                pd.to_numeric(good["detection_limit"], errors="coerce")
-                if "detection_limit" in good.columns else np.nan
-            ),
-        }
-    )  # fmt: skip
-    conn.execute(sql_text("observations_stage"))
-    copy_rows(conn, sql.Identifier(_STAGE), staged[list(_STAGED)])
-    unknown = conn.execute(sql_text("observations_resolve")).fetchall()
-    if unknown:
-        rows = [int(r[0]) for r in unknown]
-        why = pd.Series([f"unknown sensor {r[1]!r}" for r in unknown], index=rows)
+    sensor_ids, keys = _resolve(conn, checked, good)
+    unknown = pd.isna(sensor_ids)
+    if unknown.any():
+        rows = good[unknown]
+        why = pd.Series([f"unknown sensor {k!r}" for k in keys[unknown]], index=rows)
         report.dead_letters += dead_letter(
-            conn, source, _payloads(frame.loc[rows]), why,
-            topics.loc[rows] if topics is not None else None,
+            conn, source, _payloads(frame.iloc[rows]), why,
+            topics.iloc[rows] if topics is not None else None,
         )  # fmt: skip
         for reason, count in why.value_counts().items():
             report.reasons[str(reason)] = report.reasons.get(str(reason), 0) + int(count)
-    made = conn.execute(sql_text("observations_datastreams")).fetchone()
-    report.new_datastreams = int(made[0]) if made else 0
-    conn.execute(sql_text("observations_streams"))
-    conn.execute(sql_text("observations_partitions"))
-    row = conn.execute(sql_text("observations_insert"), {"source": source}).fetchone()
-    staged_ok = int(row[1]) if row else 0
-    report.stored = int(row[0]) if row else 0
-    report.duplicates = staged_ok - report.stored
-    exceeded = conn.execute(sql_text("observations_exceedances")).fetchone()
-    report.exceedances = int(exceeded[0]) if exceeded else 0
-    conn.execute(sql.SQL("DROP TABLE {}").format(sql.Identifier(_STAGE)))
+        good, sensor_ids = good[~unknown], sensor_ids[~unknown]
+        if not len(good):
+            return report
+    batch = _batch(conn, frame, checked, good, sensor_ids, report)
+    if batch is None:
+        return report
+    fresh = _store(conn, batch, checked.quality.labels, source)
+    report.stored = len(fresh.rows)
+    report.duplicates = len(batch.rows) - report.stored
+    if report.stored:
+        _latest(conn, fresh, checked.quality.labels)
+        report.exceedances = _exceedances(conn, fresh, checked)
     return report

@@ -1,8 +1,10 @@
--- Create the datastreams first seen in this batch; returns how many were made.
+-- Create the datastreams first seen in this batch (pairs of register sensor and observed
+-- property); returns how many were made.
 WITH made AS (
     INSERT INTO twin.datastreams (sensor_id, property, unit)
-    SELECT DISTINCT o.sensor_id, o.property, p.unit
-    FROM _stage_observations o JOIN twin.observed_properties p ON p.id = o.property
+    SELECT DISTINCT p.sensor_id, p.property, op.unit
+    FROM unnest(%(sensors)s::text[], %(properties)s::text[]) AS p (sensor_id, property)
+    JOIN twin.observed_properties op ON op.id = p.property
     ON CONFLICT (sensor_id, property) DO NOTHING
     RETURNING id
 )

@@ -1,34 +1,34 @@
--- Threshold exceedances of the readings this transaction stored (result_time = now()):
--- hourly thresholds per value, 8-hour thresholds on the running 8-hour mean ending at the
--- reading, daily thresholds on the mean of the calendar day (Europe/Ljubljana). Returns how
--- many exceedances were recorded or updated.
-WITH new AS (
-    SELECT o.datastream_id, o.phenomenon_time, o.value, d.property
-    FROM _stage_observations s
-    JOIN twin.observations o
-      ON o.datastream_id = s.datastream_id AND o.phenomenon_time = s.phenomenon_time
-    JOIN twin.datastreams d ON d.id = o.datastream_id
-    WHERE o.result_time = now() AND o.value IS NOT NULL
-), hourly AS (
-    SELECT n.datastream_id, t.id AS threshold_id, n.phenomenon_time AS period_start, n.value
-    FROM new n JOIN twin.thresholds t ON t.property = n.property AND t.averaging = '1h'
-    WHERE n.value > t.value
+-- Threshold exceedances of the readings a batch stored (times in microseconds since the Unix
+-- epoch): hourly thresholds per value (the exceeding readings, found by the caller), 8-hour
+-- thresholds on the running 8-hour mean ending at each reading, daily thresholds on the mean
+-- of the calendar day (Europe/Ljubljana) of each (datastream, local date) the batch touched.
+-- Returns how many exceedances were recorded or updated.
+WITH hourly AS (
+    SELECT h.datastream_id, h.threshold_id,
+           timestamptz 'epoch' + h.us * interval '1 microsecond' AS period_start, h.value
+    FROM unnest(%(h_streams)s::integer[], %(h_thresholds)s::text[], %(h_times)s::bigint[],
+                %(h_values)s::double precision[]) AS h (datastream_id, threshold_id, us, value)
+), new8 AS (
+    SELECT e.datastream_id, e.threshold_id, e.limit_value,
+           timestamptz 'epoch' + e.us * interval '1 microsecond' AS phenomenon_time
+    FROM unnest(%(e_streams)s::integer[], %(e_thresholds)s::text[], %(e_times)s::bigint[],
+                %(e_limits)s::double precision[]) AS e (datastream_id, threshold_id, us, limit_value)
 ), eight AS (
-    SELECT n.datastream_id, t.id AS threshold_id, n.phenomenon_time AS period_start, m.mean AS value
-    FROM new n
-    JOIN twin.thresholds t ON t.property = n.property AND t.averaging = '8h'
+    SELECT n.datastream_id, n.threshold_id, n.phenomenon_time AS period_start, m.mean AS value
+    FROM new8 n
     CROSS JOIN LATERAL (
         SELECT avg(o.value) AS mean FROM twin.observations o
         WHERE o.datastream_id = n.datastream_id
           AND o.phenomenon_time > n.phenomenon_time - interval '8 hours'
           AND o.phenomenon_time <= n.phenomenon_time
     ) m
-    WHERE m.mean > t.value
+    WHERE m.mean > n.limit_value
 ), days AS (
-    SELECT DISTINCT n.datastream_id, t.id AS threshold_id, t.value AS limit_value,
-           date_trunc('day', n.phenomenon_time AT TIME ZONE 'Europe/Ljubljana')
-               AT TIME ZONE 'Europe/Ljubljana' AS day
-    FROM new n JOIN twin.thresholds t ON t.property = n.property AND t.averaging = '24h'
+    SELECT DISTINCT d.datastream_id, d.threshold_id, d.limit_value,
+           d.day::timestamp AT TIME ZONE 'Europe/Ljubljana' AS day
+    FROM unnest(%(d_streams)s::integer[], %(d_thresholds)s::text[],
+                %(d_limits)s::double precision[], %(d_days)s::date[])
+         AS d (datastream_id, threshold_id, limit_value, day)
 ), daily AS (
     SELECT d.datastream_id, d.threshold_id, d.day AS period_start, m.mean AS value
     FROM days d

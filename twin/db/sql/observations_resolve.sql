@@ -1,11 +1,7 @@
--- Find each staged reading's register sensor by id or by external station code; return (and
--- remove) the readings whose sensor is not in the register.
-WITH found AS (
-    UPDATE _stage_observations o SET sensor_id = s.id
-    FROM register.sensor s
-    WHERE s.id = o.sensor OR s.station_code = o.sensor
-    RETURNING o.row_no
-)
-DELETE FROM _stage_observations o
-WHERE o.sensor_id IS NULL AND o.row_no NOT IN (SELECT row_no FROM found)
-RETURNING o.row_no, o.sensor
+-- The register sensor of each distinct sensor key of a batch: the sensor with that id, else
+-- the one with that external station code; NULL when the register knows neither. n is the
+-- key's 1-based position in %(keys)s.
+SELECT k.n, coalesce(by_id.id, by_code.id)
+FROM unnest(%(keys)s::text[]) WITH ORDINALITY AS k (key, n)
+LEFT JOIN register.sensor by_id ON by_id.id = k.key
+LEFT JOIN register.sensor by_code ON by_code.station_code = k.key

@@ -1,4 +1,5 @@
--- Give every staged reading its datastream.
-UPDATE _stage_observations o SET datastream_id = d.id
-FROM twin.datastreams d
-WHERE d.sensor_id = o.sensor_id AND d.property = o.property
+-- The datastream of each (sensor, property) pair of a batch; n is the pair's 1-based position.
+-- Pairs whose property is not in twin.observed_properties have none and are left out.
+SELECT p.n, d.id
+FROM unnest(%(sensors)s::text[], %(properties)s::text[]) WITH ORDINALITY AS p (sensor_id, property, n)
+JOIN twin.datastreams d ON d.sensor_id = p.sensor_id AND d.property = p.property
