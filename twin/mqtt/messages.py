@@ -137,11 +137,12 @@ class _Columns:
                 "value": np.asarray(self.value, dtype=float),
                 "quality": self.quality,
                 "detection_limit": np.asarray(self.limit, dtype=float),
-                "unit": pd.Series(self.unit, dtype="string"),
                 "topic": self.topic,
                 "payload": self.payload,
             }
         )
+        if any(u is not None for u in self.unit):  # optional: checked where given
+            frame["unit"] = pd.Series(self.unit, dtype="string")
         if any(e is not None for e in self.end):
             ends = pd.Series(self.end, dtype="string")
             frame["phenomenon_end"] = pd.to_datetime(ends, utc=True, errors="coerce",

@@ -120,7 +120,7 @@ def _values(s: pd.DataFrame, local: pd.DatetimeIndex, z: np.ndarray, u: np.ndarr
     prop = s["property"].to_numpy()
     level, offset = s["level"].to_numpy(), s["offset"].to_numpy()
     hours = local.hour.to_numpy() + local.minute.to_numpy() / 60.0
-    weekday = local.dayofweek.to_numpy()
+    weekday = local.day_of_week.to_numpy()
     weekend = weekday >= 5  # noqa: PLR2004 - Saturday and Sunday
     cold = np.isin(local.month.to_numpy(), [10, 11, 12, 1, 2, 3])
     road = traffic(hours, weekend)
