@@ -544,3 +544,15 @@ def test_serve_api_on_a_taken_port_is_one_line(api_db: str) -> None:
     assert done.returncode == 1
     assert done.stderr.strip().splitlines()[-1].startswith(f"error: port {port} on 127.0.0.1")
     assert "Traceback" not in done.stderr
+
+
+def test_a_database_that_is_down_or_not_migrated_is_a_503(db_url: str) -> None:
+    with TestClient(create_app("postgresql://twin@127.0.0.1:1/none")) as down:
+        sent = down.get("/health")
+        assert sent.status_code == 503
+        assert sent.json()["code"] == "DatabaseError"
+    bare = db_url.rsplit("/", 1)[0] + "/postgres"  # no twin schema there
+    with TestClient(create_app(bare)) as unmigrated:
+        sent = unmigrated.post("/v1.1/Observations", json={}, headers={"Authorization": "Bearer x"})
+        assert sent.status_code == 503
+        assert "twin db migrate" in sent.json()["description"]

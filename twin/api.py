@@ -1,7 +1,7 @@
 """The twin's HTTP API (``twin serve api``): readings in, sensor layers out, on 127.0.0.1.
 
-Ingest (a bearer token of ``twin api token create NAME`` is needed; see
-:mod:`twin._api_ingest` for the bodies):
+Ingest (a bearer token of ``twin api token create NAME`` is needed; the bodies are described
+in :mod:`twin._api_ingest` and :mod:`twin._api_ngsi`):
 
 - ``POST /v1.1/Observations`` and ``POST /v1.1/CreateObservations``: SensorThings
   observations, one, a list, or ``dataArray`` objects;
@@ -39,7 +39,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from twin import _api_ingest, api_tokens
+from twin import _api_ingest, _api_ngsi, api_tokens
 from twin._errors import (
     AccessDenied,
     ConfigError,
@@ -191,7 +191,7 @@ def _ingest(request: Request, body: bytes, token: str, kind: str) -> dict[str, A
         raise HTTPException(400, f"body: {exc}") from exc
     request_id = secrets.token_hex(6)
     if kind == "ngsi-ld":
-        batch = _api_ingest.ngsi_ld(data, request_id)
+        batch = _api_ngsi.ngsi_ld(data, request_id)
     else:
         batch = _api_ingest.sensorthings(data, request_id)
     with connect(request.app.state.url) as conn, conn.transaction():
@@ -365,7 +365,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
     components = schema.setdefault("components", {}).setdefault("schemas", {})
     template = "#/components/schemas/{model}"
     sta = _api_ingest.STA_BODY.json_schema(by_alias=True, ref_template=template)
-    ngsi = _api_ingest.NGSI_BODY.json_schema(by_alias=True, ref_template=template)
+    ngsi = _api_ngsi.NGSI_BODY.json_schema(by_alias=True, ref_template=template)
     bodies = {
         "/v1.1/Observations": {"application/json": {"schema": sta}},
         "/ngsi-ld/v1/entities": {"application/json": {"schema": ngsi},
