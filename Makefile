@@ -1,9 +1,11 @@
-# The twin's two commands: `make run` (set up, start PostGIS, load Maribor, serve the app)
-# and `make test` (lint, types, tests against a throwaway PostGIS).
+# The twin's two commands: `make run` (set up, start PostGIS and mosquitto, load Maribor, serve
+# the app with the MQTT ingest worker behind it) and `make test` (lint, types, tests against a
+# throwaway PostGIS). `make run SIM_RATE=20` also simulates the synthetic sensors (msg/s).
 BIN := .venv/bin
 PORT ?= 8501
+SIM_RATE ?= 0
 
-.PHONY: setup setup-run setup-test setup-bench run db load synth test lint bench clean
+.PHONY: setup setup-run setup-test setup-bench run db mqtt load synth test lint bench clean
 
 # `setup` installs everything; each target below installs only what it needs.
 setup:
@@ -21,14 +23,17 @@ setup-bench:
 db: setup-run
 	$(BIN)/twin db up
 
+mqtt: setup-run
+	$(BIN)/twin mqtt up
+
 load: db
 	$(BIN)/twin load maribor
 
 synth: load
 	$(BIN)/twin synth --seed 1 --unless-present
 
-run: synth
-	$(BIN)/twin serve app --port $(PORT)
+run: synth mqtt
+	@scripts/run.sh $(PORT) $(SIM_RATE)
 
 lint: setup-test
 	$(BIN)/ruff check .
@@ -42,5 +47,6 @@ bench: setup-bench
 	$(BIN)/python -m bench.run
 
 clean:
+	-$(BIN)/twin mqtt down
 	-$(BIN)/twin db down
 	rm -rf .twin

@@ -2,10 +2,10 @@
 # Install what a make target needs and is missing: Debian packages (as root) and the Python venv.
 # Idempotent and quick when everything is already there.
 #
-#   scripts/setup.sh run     PostgreSQL 15 + PostGIS 3 (make run, db, load)
+#   scripts/setup.sh run     PostgreSQL 15 + PostGIS 3, mosquitto (make run, db, mqtt, load)
 #   scripts/setup.sh test    + chromium (browser tests), mosquitto (MQTT tests), gdal-bin (ogr2ogr)
 #                            and python3-qgis (QGIS edits the register) (make lint, test)
-#   scripts/setup.sh bench   + gdal-bin, for ogr2ogr (make bench)
+#   scripts/setup.sh bench   + gdal-bin, for ogr2ogr, and mosquitto (make bench)
 #   scripts/setup.sh [all]   everything above (make setup)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,9 +13,9 @@ cd "$(dirname "$0")/.."
 target=${1:-all}
 postgis=0 chromium=0 mosquitto=0 gdal=0 qgis=0
 case $target in
-  run) postgis=1 ;;
+  run) postgis=1 mosquitto=1 ;;
   test) postgis=1 chromium=1 mosquitto=1 gdal=1 qgis=1 ;;
-  bench) postgis=1 gdal=1 ;;
+  bench) postgis=1 gdal=1 mosquitto=1 ;;
   all) postgis=1 chromium=1 mosquitto=1 gdal=1 qgis=1 ;;
   *)
     echo "usage: scripts/setup.sh [run|test|bench|all] (got: $target)" >&2
