@@ -15,6 +15,9 @@ from defusedxml import ElementTree
 
 from twin.sensors import observations
 from twin.sensors.adapters import ArsoAdapter, CsvAdapter
+from twin.sensors.catalog import thresholds
+from twin.sensors.latest import COLUMNS as LATEST_COLUMNS
+from twin.sensors.latest import latest
 from twin.sensors.observations import ingest
 
 REPO = Path(__file__).resolve().parent.parent
@@ -248,3 +251,37 @@ def test_a_key_stored_meanwhile_by_another_session_is_not_stored_twice(
         "AND o.phenomenon_time >= '2031-04-01' GROUP BY 1 ORDER BY 1",
     )
     assert sources == [("other", 1), ("test", 2)]
+
+
+@pytest.mark.usefixtures("arso")
+def test_the_map_gets_every_latest_value_with_position_and_threshold_state(loaded: str) -> None:
+    frame = _readings("E407", "no2", "2032-05-01T00:00Z", [30.0, 450.0])  # newest above alert
+    with psycopg.connect(loaded) as conn:
+        ingest(conn, frame, "test")
+    with psycopg.connect(loaded) as conn:
+        shown = latest(conn)
+    assert tuple(shown.columns) == LATEST_COLUMNS
+    assert len(shown) == _query(loaded, "SELECT count(*) FROM twin.latest_observations")[0][0]
+    stations = {
+        s.get("sifra"): (float(s.get("wgs84_dolzina")), float(s.get("wgs84_sirina")))
+        for s in ElementTree.parse(ARSO).getroot().iter("postaja")
+    }
+    codes = dict(_query(loaded, "SELECT id, station_code FROM register.sensor"))
+    for row in shown.itertuples():  # the file's WGS84 positions, from the stored D96/TM
+        assert row.lon == pytest.approx(stations[codes[row.sensor_id]][0], abs=1e-5)
+        assert row.lat == pytest.approx(stations[codes[row.sensor_id]][1], abs=1e-5)
+    limits: dict[str, list[tuple[float, str]]] = {}
+    for t in thresholds().values():
+        limits.setdefault(t.property, []).append((t.value, t.kind))
+    for row in shown.itertuples():
+        if row.property not in limits:
+            expected = None
+        elif pd.isna(row.value):
+            expected = "below_detection"
+        else:
+            above = [(v, k) for v, k in limits[row.property] if row.value > v]
+            expected = max(above)[1] if above else "ok"
+        state = None if pd.isna(row.threshold_state) else row.threshold_state
+        assert state == expected, row
+    e407 = shown[(shown["name"] == "MB Titova") & (shown["property"] == "no2")].iloc[0]
+    assert (e407["value"], e407["threshold_state"]) == (450.0, "alert")
