@@ -807,3 +807,231 @@ def test_register_moves_a_point_adds_retires_and_restores(register_users: str) -
     created = store.get_asset(new_id, register_users)
     assert (created["name"], created["power_w"], created["lamp_type"]) == (new_name, 40, "LED")
     assert store.history(new_id, register_users)[0].changed_by == EDITOR
+
+
+#: Where the browser test's street light stands (away from the other tests' lamps).
+XSS_POINT = (15.6302, 46.5489)
+
+
+def _open_in_register(page, asset_id: str, label: str):
+    """Go to the Register page and select the street light ``asset_id``; return the chooser."""
+    page.get_by_role("link", name="Register").click()
+    page.locator(f"{DECK} canvas").first.wait_for(timeout=30_000)
+    page.locator("[data-testid='stSelectbox']").first.click()
+    page.keyboard.type("Street light")
+    page.keyboard.press("Enter")
+    chooser = page.locator("[data-testid='stSelectbox']").filter(has_text="Selected street light")
+    chooser.wait_for(timeout=30_000)
+    chooser.click()
+    page.keyboard.type(asset_id)
+    page.get_by_role("option", name=f"{asset_id} · {label}").click()
+    return chooser
+
+
+def _canvas_point(canvas, view: dict, lon: float, lat: float) -> tuple[float, float]:
+    """Return the page coordinates of ``lon``/``lat`` on a deck canvas showing ``view``."""
+    box = canvas.bounding_box()
+    x, y = _pixel(view, lon, lat, box["width"], box["height"])
+    return box["x"] + x, box["y"] + y
+
+
+def _tooltip_at(page, canvas, view: dict, point: tuple[float, float], text: str):
+    """Hover ``point`` until the deck's tooltip shows ``text``; return the tooltip."""
+    tooltip = page.locator(".deck-tooltip").first
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        x, y = _canvas_point(canvas, view, *point)
+        page.mouse.move(x + 1, y + 1)
+        time.sleep(0.5)
+        if tooltip.is_visible() and text in tooltip.inner_text():
+            break
+    return tooltip
+
+
+def _sign_in_browser(page, user: str, password: str) -> None:
+    page.get_by_role("textbox", name="User name").fill(user)
+    page.get_by_role("textbox", name="Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_text(f"Signed in as {user}").wait_for(timeout=30_000)
+
+
+def _click_grid_cell(page, canvas, point: tuple[float, float], cells_east: int) -> float:
+    """Turn on the move grid (2 m cells) and click the cell ``cells_east`` east of ``point``.
+
+    Return the longitude of that cell's centre, once the longitude input shows it.
+    """
+    from twin.scene.register import grid_view, move_grid
+
+    page.get_by_role("tab", name="Geometry").click()
+    page.get_by_text("Pick the position on the map").click()
+    page.get_by_text("Click a cell of the blue grid").wait_for(timeout=30_000)
+    time.sleep(2)  # the grid is drawn, and the map shows all of it
+    grid = grid_view(move_grid(*point, 2))
+    view = {"longitude": grid.longitude, "latitude": grid.latitude, "zoom": grid.zoom}
+    cell_lon = point[0] + cells_east * 2 / (111_320 * math.cos(math.radians(point[1])))
+    # hover until deck.gl picks the cell, then click it. On the CPU renderer deck.gl's
+    # asynchronous pick on pointer-down sometimes finds nothing the first time a layer is
+    # clicked (the click then selects nothing and the page does not change): click again.
+    tooltip = _tooltip_at(page, canvas, view, (cell_lon, point[1]), f"{cell_lon:.6f}")
+    assert f"{cell_lon:.6f}, {point[1]:.6f}" in tooltip.inner_text()
+    longitude = page.get_by_role("tabpanel").get_by_label("Longitude (°E)")
+    for _ in range(3):
+        page.mouse.click(*_canvas_point(canvas, view, cell_lon, point[1]))
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and float(longitude.input_value()) < point[0] + 5e-5:
+            time.sleep(0.3)
+        if float(longitude.input_value()) > point[0] + 5e-5:
+            break
+    assert float(longitude.input_value()) == pytest.approx(cell_lon, abs=2e-6)
+    return cell_lon
+
+
+@pytest.mark.browser
+def test_register_page_in_the_browser_shows_markup_as_text_and_moves_a_point_by_click(
+    app_url: str, visit: Visit, register_users: str, tmp_path: Path
+) -> None:
+    from twin.register import store
+    from twin.scene.register import focus_view
+
+    asset_id = _new_light(register_users, XSS, XSS_POINT, road=XSS)
+    page = visit.page
+    dialogs: list[str] = []
+
+    def dismiss(dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", dismiss)
+    page.goto(app_url)
+    chooser = _open_in_register(page, asset_id, XSS)
+    main = page.locator("[data-testid='stMain']")
+    heading = main.get_by_role("heading", name=XSS)
+    heading.wait_for(timeout=30_000)
+
+    # the name is text everywhere: the heading, the chooser, the details and the table
+    assert XSS in heading.inner_text()
+    assert chooser.locator("input").input_value() == f"{asset_id} · {XSS}"
+    assert main.get_by_text(XSS, exact=True).count() >= 1
+    assert page.locator("img[src='x']").count() == 0
+
+    # the map's tooltip shows it as text too
+    canvas = page.locator(f"{DECK} canvas").first
+    focus = focus_view(shapely.Point(*XSS_POINT))
+    view = {"longitude": focus.longitude, "latitude": focus.latitude, "zoom": focus.zoom}
+    tooltip = _tooltip_at(page, canvas, view, XSS_POINT, XSS)
+    assert XSS in tooltip.inner_text()
+    assert tooltip.locator("img").count() == 0
+
+    # an editor moves the lamp by clicking the grid cell 5 cells (of 2 m) east of it
+    _sign_in_browser(page, EDITOR, PASSWORD)
+    cell_lon = _click_grid_cell(page, canvas, XSS_POINT, cells_east=5)
+    page.screenshot(path=str(tmp_path / "register-move.png"))
+    page.get_by_role("button", name="Save the position").click()
+    page.get_by_text("Saved the geometry as version 2").wait_for(timeout=30_000)
+    moved = shapely.from_wkt(store.get_asset(asset_id, register_users)["wkt"])
+    metres = (moved.x - XSS_POINT[0]) * 111_320 * math.cos(math.radians(XSS_POINT[1]))
+    assert metres == pytest.approx(10, abs=0.5)
+    assert moved.x == pytest.approx(cell_lon, abs=2e-6)
+    assert moved.y == pytest.approx(XSS_POINT[1], abs=2e-6)
+    last = store.history(asset_id, register_users)[-1]
+    assert (last.changed_by, last.changes) == (EDITOR, ["geometry changed"])
+
+    page.set_viewport_size({"width": 1440, "height": 2000})
+    page.screenshot(path=str(tmp_path / "register.png"))
+    assert main.locator("[data-testid='stException']").count() == 0
+    assert (page.locator("img[src='x']").count(), dialogs) == (0, [])
+    assert visit.outside == []
+    assert visit.errors == []
+
+
+def _lamp_file(features: list[tuple[dict, tuple[float, float]]]) -> bytes:
+    """Return a GeoJSON FeatureCollection of street lights (properties, lon/lat)."""
+    return json.dumps(
+        {"type": "FeatureCollection",
+         "features": [{"type": "Feature", "properties": props,
+                       "geometry": {"type": "Point", "coordinates": list(point)}}
+                      for props, point in features]}
+    ).encode()  # fmt: skip
+
+
+@pytest.mark.usefixtures("fresh_app")
+def test_register_imports_a_file_after_a_dry_run_and_exports_the_class(
+    register_users: str,
+) -> None:
+    from twin.register import store
+
+    name = f"lamp {uuid.uuid4().hex[:10]}"
+    asset_id = _new_light(register_users, name)
+    new_name = f"imported {uuid.uuid4().hex[:8]}"
+    good = _lamp_file(
+        [({"id": asset_id, "name": name, "lamp_type": "LED", "power_w": 100}, (15.6467, 46.5576)),
+         ({"name": new_name, "lamp_type": "sodium", "power_w": 70}, (15.6402, 46.5589))]
+    )  # fmt: skip
+    app = _sign_in(_register_page(name, asset_id))
+
+    # a file with a bad row: the check lists it and offers no import
+    bad = _lamp_file([({"name": new_name, "lamp_type": "LED", "power_w": 99999}, (15.64, 46.55))])
+    app.file_uploader(key="register-import-file").set_value(
+        ("bad.geojson", bad, "application/json")
+    )
+    app.run()
+    app.button(key="register-import-check").click().run()
+    assert not app.exception
+    assert [m.value for m in app.metric] == ["1", "0", "0", "0", "1"]
+    problems = next(
+        df.value for df in app.dataframe if list(df.value.columns) == ["row", "field", "reason"]
+    )
+    assert problems.to_dict("records") == [
+        {"row": 1, "field": "power_w", "reason": "must be at least 1 and at most 2000 (got 99999)"}
+    ]
+    assert "register-import-confirm" not in [b.key for b in app.button]
+
+    # a good file: the dry run writes nothing, the confirmed import writes both rows
+    app.file_uploader(key="register-import-file").set_value(
+        ("lamps.geojson", good, "application/json")
+    )
+    app.run()
+    app.button(key="register-import-check").click().run()
+    assert [m.value for m in app.metric] == ["2", "1", "1", "0", "0"]
+    assert store.get_asset(asset_id, register_users)["lamp_type"] == "sodium"
+    assert store.list_assets("street_light", search=new_name, url=register_users).empty
+    app.text_input(key="register-import-reason").input("contractor delivery")
+    app.button(key="register-import-confirm").click().run()
+    assert not app.exception
+    assert any("Imported: 1 new, 1 changed" in s.value for s in app.main.success)
+    assert store.get_asset(asset_id, register_users)["lamp_type"] == "LED"
+    (added,) = store.list_assets("street_light", search=new_name, url=register_users)["id"]
+    last = store.history(added, register_users)[-1]
+    assert last.changed_by == EDITOR
+    assert last.reason == "import lamps.geojson: contractor delivery"
+
+    # the export of the class holds the assets as they are now
+    from views import _register_transfer as transfer
+
+    exported = json.loads(transfer._exporter("street_light", ".geojson", None, register_users)())
+    rows = {f["properties"]["id"]: f["properties"] for f in exported["features"]}
+    assert rows[asset_id]["lamp_type"] == "LED"
+    assert rows[added]["name"] == new_name
+    download = app.get("download_button")[0]
+    assert download.label == "Download GeoPackage"
+
+
+@pytest.mark.usefixtures("fresh_app")
+def test_register_as_of_shows_the_past_read_only(register_users: str) -> None:
+    from datetime import date, timedelta
+
+    name = f"lamp {uuid.uuid4().hex[:10]}"
+    asset_id = _new_light(register_users, name)
+    app = _sign_in(_register_page(name, asset_id))
+    assert "Save changes" in _buttons(app)
+    # the end of today: the lamp is there, read-only
+    app.date_input(key="register-as-of-date").set_value(date.today()).run()
+    assert not app.exception
+    assert app.dataframe[-1].value["id"].tolist() == [asset_id]
+    assert "Save changes" not in _buttons(app)
+    assert any("read-only" in info.value for info in app.info)
+    assert not any(str(b.key).startswith("register-new-") for b in app.button)
+    # yesterday it did not exist yet
+    app.date_input(key="register-as-of-date").set_value(date.today() - timedelta(days=1)).run()
+    assert app.dataframe[-1].value.empty
+    assert any("did not exist at the chosen moment" in w.value for w in app.warning)

@@ -17,7 +17,7 @@ import streamlit as st
 
 from twin import TwinError
 from twin.register.catalog import AssetClass
-from twin.register.forms import FormField, form_fields
+from twin.register.forms import FormField, form_fields, point_lonlat
 from twin.register.store import Actor, get_asset
 from twin.register.users import authenticate
 from twin.scene.register import picked_asset, picked_cell
@@ -257,11 +257,27 @@ def take_selection(map_key: str, table_key: str, point_keys: tuple[str, str] | N
     seen.update(map=on_map, rows=rows, cell=cell)
 
 
+def grid_spec(opened: dict[str, Any] | None) -> tuple[float, float, float] | None:
+    """Return where the move grid lies (the point as stored, cell size), if it is shown.
+
+    The grid stays centred on the stored position while the user clicks in it, so that
+    the clicked cell stays where it was clicked; a larger cell size reaches farther.
+    """
+    if not opened or "version" not in opened or not st.session_state.get(MOVE):
+        return None
+    point = point_lonlat(opened["values"].get("wkt"))
+    if point is None:
+        return None
+    return point[0], point[1], float(st.session_state.get(CELL_M) or 2)
+
+
 def widget_keys(query: Query) -> tuple[str, str]:
     """Return the keys of the map (one per class) and of the table (one per query).
 
     A new query draws a new table, so that a row selected in the old one is not read
-    against the new rows.
+    against the new rows (Streamlit keeps a keyed selection while the data changes). The
+    map keeps its key while the move grid comes and goes: a deck whose key changes stops
+    reporting clicks in Streamlit 1.67.
     """
     text = repr(
         (

@@ -299,7 +299,7 @@ def _details(cls: AssetClass, values: Mapping[str, Any], db_url: str) -> None:
     children = values.get("children") or []
     if parent and not pd.isna(parent):
         st.button(
-            f"Parent: {parent}",
+            f"Parent: {_data.md_escape(parent)}",
             key=f"register-parent-{values['id']}",
             on_click=_go_to,
             args=(db_url, str(parent)),
@@ -399,14 +399,20 @@ def _geometry(cls: AssetClass, opened: dict[str, Any], user: Actor | None, db_ur
         left, right = st.columns(2)
         left.number_input("Longitude (°E)", key=keys[0], format=COORD_FORMAT, step=COORD_STEP)
         right.number_input("Latitude (°N)", key=keys[1], format=COORD_FORMAT, step=COORD_STEP)
-        left.toggle(
+        st.toggle(
             "Pick the position on the map",
             key=reg.MOVE,
-            help="Shows a grid around the point: click a cell to move the point there.",
+            help="Shows a grid around the point: click a cell to move the point there. "
+            "Larger cells reach farther.",
         )
-        right.select_slider(
-            "Grid cell", CELL_SIZES, value=2, key=reg.CELL_M, format_func=lambda m: f"{m} m"
-        )
+        if st.session_state.get(reg.MOVE):
+            st.select_slider(
+                "Grid cell size",
+                CELL_SIZES,
+                value=2,
+                key=reg.CELL_M,
+                format_func=lambda m: f"{m} m",
+            )
     st.text_input("Reason for the change", key=reg.edit_key(opened, "geometry-reason"))
     if cls.geometry == "Point" and keys is not None:
         st.button(

@@ -65,12 +65,14 @@ if opened is not None and opened["values"].get("wkt"):
 elif as_of_row is not None:
     geometry = as_of_row["geometry"]
 grid = pending = None
+spec = reg.grid_spec(opened)
 keys = reg.point_keys(opened)
-if keys and st.session_state.get(reg.MOVE) and isinstance(geometry, shapely.Point):
-    lon = st.session_state.get(keys[0], geometry.x)
-    lat = st.session_state.get(keys[1], geometry.y)
-    pending = (float(lon), float(lat))
-    grid = move_grid(*pending, float(st.session_state.get(reg.CELL_M) or 2))
+if spec is not None and keys is not None:
+    grid = move_grid(*spec)
+    pending = (
+        float(st.session_state.get(keys[0]) or spec[0]),
+        float(st.session_state.get(keys[1]) or spec[1]),
+    )
 
 map_column, panel_column = st.columns([3, 2], gap="medium")
 with map_column:
@@ -93,7 +95,7 @@ with map_column:
     when = f" as the register was at {query.as_of:%Y-%m-%d %H:%M}" if query.as_of else ""
     listed = f"more than {LIST_LIMIT:,}" if more else f"{len(assets):,}"
     notes = [
-        f"{cls.display.icon} {cls.title}: {listed} assets{when}"
+        f"{cls.display.icon} {cls.title}: {listed} asset{'' if len(assets) == 1 else 's'}{when}"
         + (f" (of {total:,})" if total is not None and total != len(assets) else "")
     ]
     synthetic = int(assets["synthetic"].fillna(value=False).astype(bool).sum())
@@ -149,7 +151,7 @@ st.dataframe(
     table,
     hide_index=True,
     width="stretch",
-    height=360,
+    height="auto",
     on_select="rerun",
     selection_mode="single-row",
     key=table_key,

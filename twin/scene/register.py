@@ -179,19 +179,23 @@ def selected_layer(geometry: shapely.Geometry) -> pdk.Layer:
 
 
 def pending_layer(lon: float, lat: float) -> pdk.Layer:
-    """Mark the position a point is about to move to."""
+    """Mark the position a point is about to move to with a ring.
+
+    A ring (no fill): while a map selection is active, Streamlit dims the fill of every
+    unselected object of every layer, but not a scatterplot's outline.
+    """
     data = pd.DataFrame({"lon": [round(lon, CELL_DECIMALS)], "lat": [round(lat, CELL_DECIMALS)]})
     return pdk.Layer(
         "ScatterplotLayer",
         id="register-new-position",
         data=data,
         get_position=["lon", "lat"],
-        get_radius=7,
+        get_radius=9,
         radius_units='"pixels"',
-        get_fill_color=_PENDING,
-        get_line_color=[255, 255, 255, 255],
+        filled=False,
         stroked=True,
-        line_width_min_pixels=2,
+        get_line_color=_PENDING,
+        line_width_min_pixels=3,
         pickable=False,
     )
 
@@ -291,6 +295,17 @@ def focus_view(geometry: shapely.Geometry) -> pdk.ViewState:
     return view
 
 
+def grid_view(grid: pd.DataFrame) -> pdk.ViewState:
+    """Return the view that shows the whole move grid (its cells big enough to click)."""
+    half_lon = float(grid["lon"].max() - grid["lon"].min()) / (2 * (GRID_CELLS - 1))
+    half_lat = float(grid["lat"].max() - grid["lat"].min()) / (2 * (GRID_CELLS - 1))
+    bounds = (float(grid["lon"].min()) - half_lon, float(grid["lat"].min()) - half_lat,
+              float(grid["lon"].max()) + half_lon, float(grid["lat"].max()) + half_lat)  # fmt: skip
+    view = view_state(bounds, width_px=MAP_WIDTH_PX)
+    view.min_zoom, view.max_zoom = 9, 22
+    return view
+
+
 def register_deck(
     assets: gpd.GeoDataFrame,
     asset_class: AssetClass,
@@ -313,7 +328,8 @@ def register_deck(
     selected
         Geometry of the selected asset (EPSG:4326): outlined, and the view centres on it.
     grid
-        Cells of :func:`move_grid` to click a new position on.
+        Cells of :func:`move_grid` to click a new position on; the view then shows the
+        whole grid.
     pending
         A new position (lon, lat) to mark.
 
@@ -335,7 +351,9 @@ def register_deck(
         layers.append(grid_layer(grid))
     if pending is not None:
         layers.append(pending_layer(*pending))
-    if selected is not None and not selected.is_empty:
+    if grid is not None and len(grid):
+        view = grid_view(grid)
+    elif selected is not None and not selected.is_empty:
         view = focus_view(selected)
     else:
         shown = assets.iloc[:MAP_LIMIT]
