@@ -4,12 +4,15 @@ paho-mqtt reads an incoming packet byte by byte (one ``recv`` system call for th
 byte, one per length byte, one for the body) and, when nothing of its own is in flight, only
 one packet per wake-up of its network loop. At thousands of messages a second that is most of
 the cost, so :class:`FastClient` reads the socket in 64 KiB chunks and handles every complete
-packet before it waits again. It overrides two methods of paho 2.2 (``_sock_recv`` and
-``loop_read``); ``constraints.txt`` pins that version and the tests exercise it.
+packet before it waits again, and acknowledges a batch of messages in one write
+(:meth:`FastClient.ack_many`). It overrides two methods of paho 2.2 (``_sock_recv`` and
+``loop_read``) and queues packets through its ``_packet_queue``; ``constraints.txt`` pins that
+version and the tests exercise it.
 """
 
 from __future__ import annotations
 
+import struct
 import threading
 import time
 from collections.abc import Iterable
@@ -17,7 +20,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.client import ConnectFlags
+from paho.mqtt.client import PUBACK, ConnectFlags
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode, MQTTProtocolVersion
 from paho.mqtt.properties import Properties
 from paho.mqtt.reasoncodes import ReasonCode
@@ -94,6 +97,15 @@ class FastClient(mqtt.Client):
         part = self._chunk[self._at : self._at + bufsize]
         self._at += len(part)
         return part
+
+    def ack_many(self, mids: Iterable[int]) -> None:
+        """Acknowledge QoS 1 messages (``manual_ack``) in the order given, in one write.
+
+        Each PUBACK is the 4-byte form (success, no properties) that MQTT 3.1.1 and 5 share.
+        """
+        packet = b"".join(struct.pack("!BBH", PUBACK, 2, mid) for mid in mids)
+        if packet:
+            self._packet_queue(PUBACK, packet, 0, 0)
 
     def loop_read(self, max_packets: int = 1) -> MQTTErrorCode:  # noqa: ARG002 - paho's signature
         """Handle every packet that has arrived (paho's own reads one per call)."""

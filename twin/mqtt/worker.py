@@ -196,11 +196,9 @@ class Worker:
         if not items:
             return 0
         buffer.append([(i.received, i.topic, i.payload) for i in items])
-        if acknowledge:
+        if acknowledge:  # in the order received, as MQTT wants
             current = self._generation
-            for item in items:  # in the order received, as MQTT wants
-                if item.qos and item.generation == current:
-                    self._client.ack(item.mid, item.qos)
+            self._client.ack_many(i.mid for i in items if i.qos == 1 and i.generation == current)
         self.received += len(items)
         self._last_message = time.monotonic()
         self._buffered.set()
