@@ -285,3 +285,22 @@ def test_the_map_gets_every_latest_value_with_position_and_threshold_state(loade
         assert state == expected, row
     e407 = shown[(shown["name"] == "MB Titova") & (shown["property"] == "no2")].iloc[0]
     assert (e407["value"], e407["threshold_state"]) == (450.0, "alert")
+
+
+def test_replay_keys_stay_exact_over_centuries_and_many_datastreams() -> None:
+    times = np.array([0, 5_000_000_000_000_000, 1], dtype=np.int64)  # µs: ~158 years apart
+    codes = np.array([0, 99_999, 0], dtype=np.int64)
+    none = np.zeros(3, dtype=bool)
+    batch = observations._Batch(
+        rows=np.arange(3), stream=codes + 1, stream_code=codes,
+        streams=np.arange(1, 100_001), prop=np.zeros(3, dtype=np.int64), time=times,
+        end=np.zeros(3, dtype=np.int64), end_null=~none, value=np.ones(3),
+        quality=np.zeros(3, dtype=np.int64), limit=np.full(3, np.nan),
+    )  # fmt: skip
+    keys = batch.packed(codes, times)
+    assert len(set(keys.tolist())) == 3
+    assert min(keys) >= 0
+    stored = batch.packed(np.array([99_999, 0, 0]), np.array([5_000_000_000_000_000, 1, 2]))
+    assert stored[0] == keys[1]
+    assert stored[1] == keys[2]
+    assert stored[2] not in keys  # a time the batch does not have matches nothing

@@ -44,13 +44,13 @@ class Field:
 
 
 def encode(fields: Sequence[Field]) -> list[memoryview]:
-    """Return the binary COPY stream of ``fields`` (header, rows, trailer) as buffers.
+    """Return the rows of ``fields`` in binary COPY form, as buffers (no header or trailer).
 
-    Rows come out grouped by their layout (which fields are NULL, which text each text field
+    A stream is :data:`HEADER`, the buffers of one or more calls, and :data:`TRAILER`. Rows
+    come out grouped by their layout (which fields are NULL, which text each text field
     holds), in their original order within a group.
     """
     n = len(fields[0].values)
-    chunks = [memoryview(HEADER)]
     # One integer per row telling its layout: a bit per nullable field, a digit per text field.
     shape = np.zeros(n, dtype=np.int64)
     scale = 1
@@ -61,14 +61,12 @@ def encode(fields: Sequence[Field]) -> list[memoryview]:
         elif f.nulls is not None:
             shape += f.nulls.astype(np.int64) * scale
             scale *= 2
-    if n and (shape == shape[0]).all():
-        groups = [np.arange(n)]
-    else:
-        kinds, inverse = np.unique(shape, return_inverse=True)
-        groups = [np.flatnonzero(inverse == k) for k in range(len(kinds))]
-    chunks.extend(_block(fields, rows) for rows in groups)
-    chunks.append(memoryview(TRAILER))
-    return chunks
+    if not n:
+        return []
+    if (shape == shape[0]).all():
+        return [_block(fields, np.arange(n))]
+    kinds, inverse = np.unique(shape, return_inverse=True)
+    return [_block(fields, np.flatnonzero(inverse == k)) for k in range(len(kinds))]
 
 
 def _block(fields: Sequence[Field], rows: np.ndarray) -> memoryview:

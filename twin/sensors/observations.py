@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import psycopg
 from psycopg import sql
+from psycopg.copy import QueuedLibpqWriter
 
 from twin.db._sql import sql_text
 from twin.load._stage import copy_rows
@@ -41,6 +42,8 @@ _COPY = sql.SQL(
     "COPY twin.observations (datastream_id, phenomenon_time, phenomenon_end, value, quality, "
     "detection_limit, source) FROM STDIN WITH (FORMAT binary)"
 )
+#: Readings per encoded slice of the COPY.
+_SLICE = 100_000
 _PER_MICRO = {"s": 1_000_000, "ms": 1000, "us": 1}
 _KEY = np.dtype([("stream", ">i4"), ("time", ">i8")])
 
@@ -245,38 +248,61 @@ class _Batch:
         )  # fmt: skip
 
     def packed(self, codes: np.ndarray, times: np.ndarray) -> np.ndarray:
-        """One int64 per (datastream code, time) within this batch's span."""
+        """Return one int64 per (datastream code, time in this batch's span).
+
+        Equal keys give equal numbers; a time between the batch's first and last that no
+        reading of the batch has gives -1 when the span is too long to number every
+        microsecond of it.
+        """
         first = int(self.time.min())
         span = int(self.time.max()) - first + 1
-        packed: np.ndarray = codes.astype(np.int64) * span + (times - first)
-        return packed
+        if len(self.streams) * span < 2**62:
+            packed: np.ndarray = codes.astype(np.int64) * span + (times - first)
+            return packed
+        steps = np.unique(self.time)
+        at = np.searchsorted(steps, times).clip(max=len(steps) - 1)
+        ranked: np.ndarray = np.where(steps[at] == times, codes * len(steps) + at, -1)
+        return ranked
+
+
+def _dense(codes: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """Return the distinct codes (of ``0..size-1``), and each value's position among them."""
+    present = np.flatnonzero(np.bincount(codes, minlength=size))
+    position = np.full(size, -1, dtype=np.int64)
+    position[present] = np.arange(len(present))
+    return present, position[codes]
 
 
 def _resolve(
     conn: psycopg.Connection, checked: _Checked, good: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Return the register sensor id of each good reading (None when unknown)."""
-    codes = checked.sensor.codes[good]
-    used, position = np.unique(codes, return_inverse=True)
+    """Find the register sensor of each good reading, by id or station code.
+
+    Returns
+    -------
+    tuple of numpy arrays
+        Per reading a code into the second array (-1 when the register has no such
+        sensor); the distinct register sensor ids.
+    """
+    used, position = _dense(checked.sensor.codes[good], len(checked.sensor.labels))
     keys = [str(k) for k in checked.sensor.labels[used]]
     found: list[object] = [None] * len(keys)
     for n, sensor_id in conn.execute(sql_text("observations_resolve"), {"keys": keys}):
         found[int(n) - 1] = sensor_id
-    return np.asarray(found, dtype=object)[position], np.asarray(keys, dtype=object)[position]
+    sensor_of_key, sensors = pd.factorize(np.asarray(found, dtype=object))
+    return sensor_of_key[position], np.asarray(sensors, dtype=object)
 
 
 def _batch(
     conn: psycopg.Connection, frame: pd.DataFrame, checked: _Checked, rows: np.ndarray,
-    sensor_ids: np.ndarray, report: IngestReport,
+    sensor_codes: np.ndarray, sensors: np.ndarray, report: IngestReport,
 ) -> _Batch | None:  # fmt: skip
     """Create the missing datastreams and line the readings up for the COPY."""
-    sensor_codes, sensors = pd.factorize(sensor_ids)
     prop_codes = checked.prop.codes[rows]
     n_props = len(checked.prop.labels)
-    pairs, pair_of_row = np.unique(sensor_codes.astype(np.int64) * n_props + prop_codes,
-                                   return_inverse=True)  # fmt: skip
+    pairs, pair_of_row = _dense(sensor_codes * n_props + prop_codes, len(sensors) * n_props)
     params = {
-        "sensors": [str(s) for s in np.asarray(sensors, dtype=object)[pairs // n_props]],
+        "sensors": [str(s) for s in sensors[pairs // n_props]],
         "properties": [str(p) for p in checked.prop.labels[pairs % n_props]],
     }
     made = conn.execute(sql_text("observations_datastreams"), params).fetchone()
@@ -328,20 +354,28 @@ def _stored_keys(conn: psycopg.Connection, batch: _Batch) -> np.ndarray:
 
 def _copy(conn: psycopg.Connection, batch: _Batch, labels: np.ndarray, source: str) -> None:
     """COPY the batch into ``twin.observations`` (binary, NULLs where missing)."""
-    limit_null = np.isnan(batch.limit)
-    value_null = np.isnan(batch.value)
-    chunks = _binary.encode([
-        _binary.Field("int4", batch.stream),
-        _binary.Field("timestamptz", batch.time - _binary.PG_EPOCH_US),
-        _binary.Field("timestamptz", batch.end - _binary.PG_EPOCH_US, batch.end_null),
-        _binary.Field("float8", batch.value, value_null),
-        _binary.Field("text", batch.quality, labels=tuple(str(q) for q in labels)),
-        _binary.Field("float8", batch.limit, limit_null),
-        _binary.Field("text", np.zeros(len(batch.rows), dtype=np.int64), labels=(source,)),
-    ])  # fmt: skip
-    with conn.cursor().copy(_COPY) as cp:
-        for chunk in chunks:
-            cp.write(chunk)
+    qualities = tuple(str(q) for q in labels)
+    cur = conn.cursor()
+    # The slices are encoded while a writer thread sends the previous ones: the server
+    # already stores rows while Python encodes the next.
+    with cur.copy(_COPY, writer=QueuedLibpqWriter(cur)) as cp:
+        cp.write(_binary.HEADER)
+        for start in range(0, len(batch.rows), _SLICE):
+            part = slice(start, start + _SLICE)
+            fields = [
+                _binary.Field("int4", batch.stream[part]),
+                _binary.Field("timestamptz", batch.time[part] - _binary.PG_EPOCH_US),
+                _binary.Field("timestamptz", batch.end[part] - _binary.PG_EPOCH_US,
+                              batch.end_null[part]),
+                _binary.Field("float8", batch.value[part], np.isnan(batch.value[part])),
+                _binary.Field("text", batch.quality[part], labels=qualities),
+                _binary.Field("float8", batch.limit[part], np.isnan(batch.limit[part])),
+                _binary.Field("text", np.zeros(len(batch.stream[part]), dtype=np.int64),
+                              labels=(source,)),
+            ]  # fmt: skip
+            for chunk in _binary.encode(fields):
+                cp.write(chunk)
+        cp.write(_binary.TRAILER)
 
 
 def _store(conn: psycopg.Connection, batch: _Batch, labels: np.ndarray, source: str) -> _Batch:
@@ -353,7 +387,7 @@ def _store(conn: psycopg.Connection, batch: _Batch, labels: np.ndarray, source: 
         new = first_of_key
         if len(stored):
             new = new & ~pd.Series(packed).isin(stored).to_numpy()
-        fresh = batch.take(new)
+        fresh = batch if new.all() else batch.take(new)
         if not len(fresh.rows):
             return fresh
         conn.execute(
@@ -468,21 +502,22 @@ def ingest(conn: psycopg.Connection, frame: pd.DataFrame, source: str) -> Ingest
     good = np.flatnonzero(~bad)
     if not len(good):
         return report
-    sensor_ids, keys = _resolve(conn, checked, good)
-    unknown = pd.isna(sensor_ids)
+    sensor_codes, sensors = _resolve(conn, checked, good)
+    unknown = sensor_codes < 0
     if unknown.any():
         rows = good[unknown]
-        why = pd.Series([f"unknown sensor {k!r}" for k in keys[unknown]], index=rows)
+        keys = checked.sensor.labels[checked.sensor.codes[rows]]
+        why = pd.Series([f"unknown sensor {k!r}" for k in keys], index=rows)
         report.dead_letters += dead_letter(
             conn, source, _payloads(frame.iloc[rows]), why,
             topics.iloc[rows] if topics is not None else None,
         )  # fmt: skip
         for reason, count in why.value_counts().items():
             report.reasons[str(reason)] = report.reasons.get(str(reason), 0) + int(count)
-        good, sensor_ids = good[~unknown], sensor_ids[~unknown]
+        good, sensor_codes = good[~unknown], sensor_codes[~unknown]
         if not len(good):
             return report
-    batch = _batch(conn, frame, checked, good, sensor_ids, report)
+    batch = _batch(conn, frame, checked, good, sensor_codes, sensors, report)
     if batch is None:
         return report
     fresh = _store(conn, batch, checked.quality.labels, source)
