@@ -457,3 +457,35 @@ def test_an_unreachable_broker_is_one_clear_line(cli_env: dict[str, str]) -> Non
     assert done.returncode == 1
     assert "cannot reach the MQTT broker at mqtt://127.0.0.1:1" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_a_message_the_ingest_path_fails_on_is_set_aside(
+    mqtt_db: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from twin.mqtt import worker as worker_module
+    from twin.mqtt.buffer import Buffered
+
+    real = worker_module.ingest
+
+    def fussy(conn: psycopg.Connection, frame: pd.DataFrame, source: str):
+        if frame["payload"].str.contains("poison").any():
+            raise ValueError("poisoned")
+        return real(conn, frame, source)
+
+    monkeypatch.setattr(worker_module, "ingest", fussy)
+    worker = worker_module.Worker(url=mqtt_db, buffer_path=tmp_path / "b.sqlite",
+                                  log=lambda _line: None)  # fmt: skip
+    rows = [
+        Buffered(k, 0.0, f"{PREFIX}/MQTT-003/noise",
+                 f'{{"time": "2026-08-01T10:{k:02d}:00Z", "value": {k}, "note": '
+                 f'"{"poison" if k == 5 else "fine"}"}}'.encode())
+        for k in range(8)
+    ]  # fmt: skip
+    with psycopg.connect(mqtt_db) as conn:
+        report = worker._store(conn, rows)
+    assert report.stored == 7
+    assert report.dead_letters == 1
+    assert report.reasons == {"cannot be stored: poisoned": 1}
+    (letter,) = _rows(mqtt_db, "SELECT payload FROM twin.dead_letters WHERE reason = "
+                               "'cannot be stored: poisoned'")  # fmt: skip
+    assert "poison" in letter[0]

@@ -237,18 +237,24 @@ class Worker:
         return report
 
     def _store(self, conn: psycopg.Connection, rows: list[Buffered]) -> IngestReport:
-        """Store rows in one transaction; split a batch the database refuses, to find why."""
+        """Store rows in one transaction; split a batch that fails, to set the culprit aside.
+
+        A message that cannot be stored on its own (the database refuses it, or the ingest
+        path fails on it) goes to the dead letters with the error, so one bad message never
+        blocks the ones behind it.
+        """
         try:
             return self._ingest(conn, rows)
         except _UNAVAILABLE:
             raise
-        except psycopg.Error as exc:
+        except Exception as exc:  # noqa: BLE001 - set the message aside, keep running
             if len(rows) > 1:
                 half = len(rows) // 2
                 report = self._store(conn, rows[:half])
                 report.add(self._store(conn, rows[half:]))
                 return report
             reason = f"cannot be stored: {exception_reason(exc)}"
+            self.log(f"a message on {rows[0].topic} {reason}")
             text = rows[0].payload.decode("utf-8", errors="replace").replace("\x00", "\\u0000")
             with conn.transaction():
                 count = dead_letter(conn, SOURCE, pd.Series([text]), pd.Series([reason]),
@@ -294,14 +300,16 @@ class Worker:
                     if conn is not None:
                         conn.close()
                     conn = None
+                    if stopping:  # the last try, in the final flush, says so
+                        if final:
+                            self.log(f"database unavailable ({exception_reason(exc)}): "
+                                     f"{buffer.count():,} message(s) stay in the buffer; the "
+                                     "next start stores them")  # fmt: skip
+                        return
                     if down_since is None:
                         down_since = time.monotonic()
                         self.log(f"database unavailable ({exception_reason(exc)}); buffering "
                                  f"in {self.buffer_path}")  # fmt: skip
-                    if stopping:
-                        self.log(f"{buffer.count():,} message(s) stay in the buffer; the next "
-                                 "start stores them")  # fmt: skip
-                        return
                     backoff = min(_BACKOFF_MAX, backoff * 2 or _BACKOFF_FIRST)
                     retry_at = time.monotonic() + backoff
                     continue
@@ -370,8 +378,9 @@ class Worker:
             writer.join()
             self._client.disconnect()
             self._client.loop_stop()
-            self._write(buffer, acknowledge=False)  # arrived meanwhile: the broker resends it
-            self._flush(buffer, final=True)
+            if self._failure is None:
+                self._write(buffer, acknowledge=False)  # arrived meanwhile: resent anyway
+                self._flush(buffer, final=True)
         finally:
             self._stop.set()
             self._stop_writer.set()
