@@ -76,19 +76,26 @@ class _Side:
     seconds: list[float] = field(default_factory=list)
     p50: list[float] = field(default_factory=list)
     p99: list[float] = field(default_factory=list)
+    behind: list[float] = field(default_factory=list)
 
-    def add(self, sent_at: np.ndarray, seen_at: np.ndarray) -> None:
+    def add(self, sent_at: np.ndarray, seen_at: np.ndarray, rate: float) -> None:
         latency = seen_at - sent_at
         self.seconds.append(float(seen_at.max() - sent_at.min()))
         self.p50.append(float(np.percentile(latency, 50)))
         self.p99.append(float(np.percentile(latency, 99)))
+        if rate > 0:  # how far the publisher itself fell behind its schedule
+            schedule = sent_at.min() + np.arange(len(sent_at)) / rate
+            self.behind.append(float(np.percentile(sent_at - schedule, 99)))
 
     def rate(self) -> float:
         return MESSAGES / float(np.median(self.seconds))
 
     def shown(self) -> str:
-        return (f"{self.rate():,.0f} msg/s, latency p50 {np.median(self.p50) * 1000:,.0f} ms, "
+        text = (f"{self.rate():,.0f} msg/s, latency p50 {np.median(self.p50) * 1000:,.0f} ms, "
                 f"p99 {np.median(self.p99) * 1000:,.0f} ms")  # fmt: skip
+        if self.behind:
+            text += f" (publisher behind schedule p99 {np.median(self.behind) * 1000:,.0f} ms)"
+        return text
 
 
 def _free_port() -> int:
@@ -274,6 +281,7 @@ def run(ctx: Context) -> list[Result]:
             conn.execute(_SENSORS_SQL, {"kind": kind, "props": props, "n": n})
     table = register_streams(ctx.database.url)
     repeat = min(ctx.repeat, MAX_REPEAT)
+    load = os.getloadavg()[0]  # the machine is shared: say how busy it was
     results = []
     with tempfile.TemporaryDirectory(prefix="twin-bench-mqtt-") as tmp:
         work = Path(tmp)
@@ -294,8 +302,8 @@ def run(ctx: Context) -> list[Result]:
                     sent, seen = bench.ours(rate)
                     sent_f, seen_f = bench.floor(rate)
                     if i >= ctx.warmup:
-                        ours.add(sent, seen)
-                        floor.add(sent_f, seen_f)
+                        ours.add(sent, seen, rate)
+                        floor.add(sent_f, seen_f, rate)
                 results.append(
                     Result(
                         workload=f"mqtt: {MESSAGES:,} messages {label}, publish → visible",
@@ -304,7 +312,7 @@ def run(ctx: Context) -> list[Result]:
                         baseline_timing=Timing(tuple(floor.seconds)),
                         notes=f"ours {ours.shown()}; floor {floor.shown()}; "
                         f"{len(table):,} streams; exactly {MESSAGES:,} stored per run, "
-                        "0 dead letters (checked)",
+                        f"0 dead letters (checked); load average {load:.1f} at the start",
                     )
                 )
         finally:
