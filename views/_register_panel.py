@@ -35,6 +35,8 @@ from views import _register as reg
 
 #: Longest geometry text shown in full (longer ones are cut, the download has all).
 WKT_SHOWN = 1_500
+#: Versions the history timeline shows (the latest ones).
+HISTORY_SHOWN = 100
 #: Sizes (metres) of the cells of the grid that places a point by a click.
 CELL_SIZES = (1, 2, 5, 10, 25, 50)
 #: Number inputs of coordinates: decimals shown and step (1e-5 degrees is about 1 m).
@@ -48,7 +50,9 @@ def field_widget(field: FormField, key: str, value: object, column: Any) -> None
     """Draw the widget of one field under ``key``, starting at ``value`` (a stored value)."""
     if key not in st.session_state:
         st.session_state[key] = field.shown(value)
-    label = _data.md_escape(field.label)
+    # labels come from the class files (configuration, not the database) and are shown as
+    # written: escaping them would put the backslashes into the inputs' aria-labels
+    label = field.label
     common: dict[str, Any] = {"key": key, "help": field.help or None}
     match field.kind:
         case "text" | "items":
@@ -271,6 +275,11 @@ def _go_to(db_url: str, asset_id: str) -> None:
     st.session_state.pop(reg.OPEN, None)
 
 
+def _bullets(lines: list[str]) -> str:
+    """Return ``lines`` as a Markdown list, each line escaped (they quote stored values)."""
+    return "\n".join(f"- {_data.md_escape(line)}" for line in lines)
+
+
 # --- the panel ------------------------------------------------------------------------------
 
 
@@ -326,14 +335,14 @@ def _details(cls: AssetClass, values: Mapping[str, Any], db_url: str) -> None:
 
 def _stale_notice(outcome: dict[str, Any], db_url: str) -> None:
     st.error(
-        "**Not saved: someone changed this asset since you opened it.** "
-        + _data.md_escape(outcome["text"]),
+        f"**Not saved:** someone changed this asset since you opened version "
+        f"{outcome['version']}. Nothing of yours is lost.",
         icon=":material/sync_problem:",
     )
-    st.markdown("What changed in between:")
-    st.code("\n".join(outcome.get("changes") or ["(see the history)"]), language=None)
+    changes = outcome.get("changes") or ["it was changed (see the history)"]
+    st.markdown("What changed in between:\n\n" + _bullets(changes))
     mine = outcome.get("mine") or {}
-    st.markdown("Your entries (kept in the form below, nothing is lost):")
+    st.markdown("Your entries, kept in the form below:")
     st.dataframe(
         pd.DataFrame({"field": list(mine), "your value": [str(v) for v in mine.values()]}),
         hide_index=True,
@@ -448,25 +457,21 @@ def _history(asset_id: str, user: Actor | None, db_url: str, *, read_only: bool)
         st.error(_data.md_escape(exc))
         return
     _show_outcome(reg.feedback_for(asset_id, "history"))
-    frame = pd.DataFrame(
-        {
-            "version": [v.version for v in versions],
-            "when": [v.valid_from for v in versions],
-            "operation": [v.operation for v in versions],
-            "by": [v.changed_by for v in versions],
-            "reason": [v.reason or "" for v in versions],
-            "changes": ["; ".join(v.changes) for v in versions],
-        }
-    ).iloc[::-1]
-    st.dataframe(
-        frame,
-        hide_index=True,
-        width="stretch",
-        column_config={
-            "when": st.column_config.DatetimeColumn(format="YYYY-MM-DD HH:mm:ss"),
-            "changes": st.column_config.TextColumn(width="large"),
-        },
-    )
+    shown = versions[-HISTORY_SHOWN:]
+    if len(versions) > len(shown):
+        st.caption(
+            f"The latest {len(shown)} of {len(versions)} versions "
+            f"(`twin assets history {_data.md_escape(asset_id)}` lists them all)."
+        )
+    with st.container(height=min(120 + 90 * len(shown), 460), border=False):
+        for v in reversed(shown):
+            head = (
+                f"**version {v.version}** · {v.operation} · "
+                f"{v.valid_from.astimezone():%Y-%m-%d %H:%M:%S} · {_data.md_escape(v.changed_by)}"
+            )
+            reason = f"  \n*{_data.md_escape(v.reason)}*" if v.reason else ""
+            changes = "\n\n" + _bullets(v.changes) if v.changes else ""
+            st.markdown(head + reason + changes)
     if read_only or user is None or not user.can_edit:
         return
     latest = max(v.version for v in versions)

@@ -169,9 +169,13 @@ def _attribute_field(attribute: Attribute) -> FormField:
         help_text = f"{help_text} Items separated by '{LIST_SEPARATOR}'.".strip()
     if attribute.codespace:
         help_text = f"{help_text} Identifier issued by {attribute.codespace}.".strip()
+    label = attribute.title
+    suffix = "_" + attribute.unit.lower().replace(" ", "_")
+    if not attribute.label and attribute.unit and attribute.name.endswith(suffix):
+        label = f"{attribute.name.removesuffix(suffix).replace('_', ' ')} ({attribute.unit})"
     return FormField(
         name=attribute.name,
-        label=attribute.title,
+        label=label,
         kind=kinds[attribute.type],
         required=attribute.required,
         options=tuple(attribute.allowed or ()),
