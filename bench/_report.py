@@ -17,7 +17,8 @@ import pyogrio
 from bench._harness import BenchDatabase, Result, Workload
 from twin.db.manage import server_versions
 
-_PACKAGES = ("geopandas", "pandas", "shapely", "pyogrio", "pyproj", "psycopg", "sqlalchemy")
+_PACKAGES = ("geopandas", "pandas", "shapely", "pyogrio", "pyproj", "psycopg", "sqlalchemy",
+             "paho-mqtt")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,17 @@ def _ogr2ogr_version() -> str:
     return done.stdout.strip() or done.stderr.strip() or "unknown"
 
 
+def _mosquitto_version() -> str:
+    from twin.mqtt.broker import Broker  # noqa: PLC0415 - only the report needs it
+
+    tool = Broker.binary()
+    if tool is None:
+        return "not installed"
+    done = subprocess.run([tool, "-h"], capture_output=True, text=True, check=False)
+    first = (done.stdout or done.stderr).strip().splitlines()
+    return first[0].removeprefix("mosquitto version ").strip() if first else "unknown"
+
+
 def collect(database: BenchDatabase) -> Environment:
     """Describe the machine and the software versions (server side from ``database``)."""
     machine = {
@@ -84,6 +96,7 @@ def collect(database: BenchDatabase) -> Environment:
     versions = {"Python": platform.python_version(), **server}
     versions["GDAL (pyogrio)"] = pyogrio.__gdal_version_string__
     versions["GDAL (ogr2ogr)"] = _ogr2ogr_version()
+    versions["mosquitto"] = _mosquitto_version()
     for package in _PACKAGES:
         try:
             versions[package] = metadata.version(package)
