@@ -656,6 +656,34 @@ def test_register_page_runs_and_lists_the_class(register_users: str) -> None:
 
 
 @pytest.mark.usefixtures("fresh_app")
+def test_register_shows_linked_assets_and_goes_to_the_parent(register_users: str) -> None:
+    from twin.register import store
+
+    name = f"lamp {uuid.uuid4().hex[:10]}"
+    lamp = _new_light(register_users, name)
+    sensor = store.create(
+        "sensor", {"name": f"noise on {name}", "kind": "noise", "parent_id": lamp},
+        shapely.Point(15.6467, 46.5576), actor=store.Actor("reg-other", "editor"),
+        url=register_users,
+    )  # fmt: skip
+    app = _register_page(name, lamp)
+    assert any("Linked assets" in md.value for md in app.markdown)
+    linked = _frame(app, ["class", "id", "name", "state"])
+    assert linked.values.tolist() == [["sensor", sensor, f"noise on {name}", "active"]]
+    app.selectbox(key=f"register-child-{lamp}").set_value(sensor).run()
+    app.button(key=f"register-open-child-{lamp}").click().run()
+    assert app.selectbox(key="register-class").value == "sensor"
+    assert app.selectbox(key="register-asset").value == sensor
+    assert _frame(app, ["field", "value"]).set_index("field")["value"]["kind"] == "noise"
+    # and back to the lamp it hangs on
+    app.button(key=f"register-parent-{sensor}").click().run()
+    assert (app.selectbox(key="register-class").value, app.session_state["register-asset"]) == (
+        "street_light",
+        lamp,
+    )
+
+
+@pytest.mark.usefixtures("fresh_app")
 def test_register_without_sign_in_offers_no_edit(register_users: str) -> None:
     name = f"lamp {uuid.uuid4().hex[:10]}"
     asset_id = _new_light(register_users, name)
@@ -792,22 +820,32 @@ def test_register_moves_a_point_adds_retires_and_restores(register_users: str) -
     moved = shapely.from_wkt(store.get_asset(asset_id, register_users)["wkt"])
     assert (moved.x, moved.y) == pytest.approx((15.651, 46.559), abs=1e-7)
 
+    # replace it from an uploaded GeoJSON file
+    upload = _lamp_file([({}, (15.6505, 46.5591))])
+    app.file_uploader(key=_edit_key(asset_id, 3, "geometry-file")).set_value(
+        ("position.geojson", upload, "application/geo+json")
+    )
+    app.run()
+    app.button(key=_edit_key(asset_id, 3, "save-geometry")).click().run()
+    moved = shapely.from_wkt(store.get_asset(asset_id, register_users)["wkt"])
+    assert (moved.x, moved.y) == pytest.approx((15.6505, 46.5591), abs=1e-7)
+
     # a line is not a street light's geometry: refused, with the reason
-    app.text_area(key=_edit_key(asset_id, 3, "geometry-text")).input(
+    app.text_area(key=_edit_key(asset_id, 4, "geometry-text")).input(
         "LINESTRING (15.6 46.5, 15.7 46.6)"
     )
-    app.button(key=_edit_key(asset_id, 3, "save-geometry")).click().run()
+    app.button(key=_edit_key(asset_id, 4, "save-geometry")).click().run()
     assert any("needs a Point" in e.value and "got a LineString" in e.value for e in app.error)
-    assert store.get_asset(asset_id, register_users)["version"] == 3
+    assert store.get_asset(asset_id, register_users)["version"] == 4
 
     # retire, then restore version 1 from the history
-    app.text_input(key=_edit_key(asset_id, 3, "retire-reason")).input("pole removed")
-    app.button(key=_edit_key(asset_id, 3, "retire")).click().run()
+    app.text_input(key=_edit_key(asset_id, 4, "retire-reason")).input("pole removed")
+    app.button(key=_edit_key(asset_id, 4, "retire")).click().run()
     assert store.get_asset(asset_id, register_users)["state"] == "retired"
     app.selectbox(key=f"register-restore-{asset_id}").set_value(1)
     app.button(key=f"register-restore-button-{asset_id}").click().run()
     restored = store.get_asset(asset_id, register_users)
-    assert (restored["state"], restored["version"]) == ("active", 5)
+    assert (restored["state"], restored["version"]) == ("active", 6)
     assert shapely.from_wkt(restored["wkt"]).equals_exact(shapely.Point(15.6467, 46.5576), 1e-6)
 
     # add a new street light: it is created and selected
@@ -827,19 +865,18 @@ def test_register_moves_a_point_adds_retires_and_restores(register_users: str) -
 XSS_POINT = (15.6302, 46.5489)
 
 
-def _open_in_register(page, asset_id: str, label: str):
-    """Go to the Register page and select the street light ``asset_id``; return the chooser."""
+def _open_in_register(page, asset_id: str) -> None:
+    """Go to the Register page, choose the street lights and search for ``asset_id``."""
     page.get_by_role("link", name="Register").click()
     page.locator(f"{DECK} canvas").first.wait_for(timeout=30_000)
     page.locator("[data-testid='stSelectbox']").first.click()
     page.keyboard.type("Street light")
     page.keyboard.press("Enter")
-    chooser = page.locator("[data-testid='stSelectbox']").filter(has_text="Selected street light")
-    chooser.wait_for(timeout=30_000)
-    chooser.click()
-    page.keyboard.type(asset_id)
-    page.get_by_role("option", name=f"{asset_id} · {label}").click()
-    return chooser
+    search = page.get_by_role("textbox", name="Search")
+    search.wait_for(timeout=30_000)
+    search.fill(asset_id)
+    search.press("Enter")
+    page.get_by_text("Street light: 1 asset.").wait_for(timeout=30_000)
 
 
 def _canvas_point(canvas, view: dict, lon: float, lat: float) -> tuple[float, float]:
@@ -902,10 +939,11 @@ def _click_grid_cell(page, canvas, point: tuple[float, float], cells_east: int) 
 
 @pytest.mark.browser
 def test_register_page_in_the_browser_shows_markup_as_text_and_moves_a_point_by_click(
-    app_url: str, visit: Visit, register_users: str, tmp_path: Path
+    app_url: str, visit: Visit, register_users: str, tmp_path: Path, frames
 ) -> None:
     from twin.register import store
-    from twin.scene.register import focus_view
+    from twin.register.catalog import asset_class
+    from twin.scene.register import register_deck
 
     asset_id = _new_light(register_users, XSS, XSS_POINT, road=XSS)
     page = visit.page
@@ -917,24 +955,28 @@ def test_register_page_in_the_browser_shows_markup_as_text_and_moves_a_point_by_
 
     page.on("dialog", dismiss)
     page.goto(app_url)
-    chooser = _open_in_register(page, asset_id, XSS)
+    _open_in_register(page, asset_id)
+
+    # the map's tooltip shows the name as text; a click on the lamp selects it
+    lamps = store.list_assets("street_light", search=asset_id, url=register_users)
+    deck = register_deck(lamps, asset_class("street_light"), (frames[1], frames[0], frames[2]))
+    spec = deck.initial_view_state
+    view = {"longitude": spec.longitude, "latitude": spec.latitude, "zoom": spec.zoom}
+    canvas = page.locator(f"{DECK} canvas").first
+    tooltip = _tooltip_at(page, canvas, view, XSS_POINT, XSS)
+    assert XSS in tooltip.inner_text()
+    assert tooltip.locator("img").count() == 0
+    page.mouse.click(*_canvas_point(canvas, view, *XSS_POINT))
     main = page.locator("[data-testid='stMain']")
     heading = main.get_by_role("heading", name=XSS)
     heading.wait_for(timeout=30_000)
 
     # the name is text everywhere: the heading, the chooser, the details and the table
     assert XSS in heading.inner_text()
+    chooser = page.locator("[data-testid='stSelectbox']").filter(has_text="Selected street light")
     assert chooser.locator("input").input_value() == f"{asset_id} · {XSS}"
     assert main.get_by_text(XSS, exact=True).count() >= 1
     assert page.locator("img[src='x']").count() == 0
-
-    # the map's tooltip shows it as text too
-    canvas = page.locator(f"{DECK} canvas").first
-    focus = focus_view(shapely.Point(*XSS_POINT))
-    view = {"longitude": focus.longitude, "latitude": focus.latitude, "zoom": focus.zoom}
-    tooltip = _tooltip_at(page, canvas, view, XSS_POINT, XSS)
-    assert XSS in tooltip.inner_text()
-    assert tooltip.locator("img").count() == 0
 
     # an editor moves the lamp by clicking the grid cell 5 cells (of 2 m) east of it
     _sign_in_browser(page, EDITOR, PASSWORD)
