@@ -11,6 +11,7 @@ import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +25,9 @@ from fastapi.testclient import TestClient
 from twin import api_tokens
 from twin.api import ApiSettings, create_app
 from twin.sensors.adapters import ArsoAdapter
+
+#: The ``twin`` command of this interpreter (the venv's bin need not be on PATH).
+TWIN_CLI = (sys.executable, "-m", "twin.cli")
 
 REPO = Path(__file__).resolve().parent.parent
 ARSO = REPO / "gis_data" / "air_quality_arso_sample.xml"
@@ -123,7 +127,7 @@ def test_token_cli_creates_lists_and_revokes(client: TestClient, api_db: str) ->
     env = {**os.environ, "TWIN_DATABASE_URL": api_db}
 
     def twin(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["twin", "api", "token", *args], capture_output=True, text=True,
+        return subprocess.run([*TWIN_CLI, "api", "token", *args], capture_output=True, text=True,
                               env=env, check=False)  # fmt: skip
 
     made = twin("create", "cli-gw")
@@ -493,7 +497,7 @@ def test_no_cdn_docs_but_an_openapi_document(client: TestClient) -> None:
 def served(api_db: str) -> Iterator[tuple[int, subprocess.Popen[str]]]:
     port = _free_port()
     env = {**os.environ, "TWIN_DATABASE_URL": api_db}
-    proc = subprocess.Popen(["twin", "serve", "api", "--port", str(port)], env=env, text=True,
+    proc = subprocess.Popen([*TWIN_CLI, "serve", "api", "--port", str(port)], env=env, text=True,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)  # fmt: skip
     try:
         deadline = time.monotonic() + 30
@@ -538,7 +542,7 @@ def test_serve_api_on_a_taken_port_is_one_line(api_db: str) -> None:
         taken.listen()
         port = taken.getsockname()[1]
         done = subprocess.run(
-            ["twin", "serve", "api", "--port", str(port)], capture_output=True, text=True,
+            [*TWIN_CLI, "serve", "api", "--port", str(port)], capture_output=True, text=True,
             env={**os.environ, "TWIN_DATABASE_URL": api_db}, check=False, timeout=60,
         )  # fmt: skip
     assert done.returncode == 1

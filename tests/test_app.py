@@ -872,8 +872,9 @@ def _open_in_register(page, asset_id: str) -> None:
     page.locator("[data-testid='stSelectbox']").first.click()
     page.keyboard.type("Street light")
     page.keyboard.press("Enter")
+    # the search box is the street lights' own once the page shows their chooser
+    page.get_by_text("Selected street light").wait_for(timeout=30_000)
     search = page.get_by_role("textbox", name="Search")
-    search.wait_for(timeout=30_000)
     search.fill(asset_id)
     search.press("Enter")
     page.get_by_text("Street light: 1 asset.").wait_for(timeout=30_000)

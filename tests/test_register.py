@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -17,6 +18,9 @@ from twin.db.engine import libpq_env
 from twin.register import schema, store
 from twin.register.catalog import AssetClass, classes, read_class
 from twin.register.users import add_user, authenticate
+
+#: The ``twin`` command of this interpreter (the venv's bin need not be on PATH).
+TWIN_CLI = (sys.executable, "-m", "twin.cli")
 
 REPO = Path(__file__).resolve().parent.parent
 ALICE = store.Actor("alice", "editor")
@@ -381,7 +385,7 @@ def test_cli_history_and_a_stale_restore_message(db_url: str, cli_env: dict[str,
     asset = _light(db_url)
     store.update(asset, 1, {"power_w": 77}, actor=BOB, reason="cli test", url=db_url)
     done = subprocess.run(
-        ["twin", "assets", "history", asset, "--json"],
+        [*TWIN_CLI, "assets", "history", asset, "--json"],
         capture_output=True,
         text=True,
         check=False,
@@ -396,7 +400,7 @@ def test_cli_history_and_a_stale_restore_message(db_url: str, cli_env: dict[str,
         (2, "bob", "cli test"),
     ]
     missing = subprocess.run(
-        ["twin", "assets", "show", "street_light:nope"],
+        [*TWIN_CLI, "assets", "show", "street_light:nope"],
         capture_output=True,
         text=True,
         check=False,

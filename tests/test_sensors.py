@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 
@@ -19,6 +20,9 @@ from twin.sensors.catalog import thresholds
 from twin.sensors.latest import COLUMNS as LATEST_COLUMNS
 from twin.sensors.latest import latest
 from twin.sensors.observations import ingest
+
+#: The ``twin`` command of this interpreter (the venv's bin need not be on PATH).
+TWIN_CLI = (sys.executable, "-m", "twin.cli")
 
 REPO = Path(__file__).resolve().parent.parent
 ARSO = REPO / "gis_data" / "air_quality_arso_sample.xml"
@@ -117,7 +121,7 @@ def test_latest_value_per_datastream_is_the_newest_observation(arso: dict) -> No
 @pytest.mark.usefixtures("arso")
 def test_the_summary_counts_numeric_and_below_detection_apart(cli_env: dict[str, str]) -> None:
     done = subprocess.run(
-        ["twin", "sensors", "summary", "--json"], capture_output=True, text=True, env=cli_env,
+        [*TWIN_CLI, "sensors", "summary", "--json"], capture_output=True, text=True, env=cli_env,
         check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
@@ -130,7 +134,7 @@ def test_the_summary_counts_numeric_and_below_detection_apart(cli_env: dict[str,
     assert pm["min"] <= pm["mean"] <= pm["max"]
     assert pm["first"] < pm["last"]
     narrow = subprocess.run(
-        ["twin", "sensors", "summary", "--json", "--since", pm["last"]], capture_output=True,
+        [*TWIN_CLI, "sensors", "summary", "--json", "--since", pm["last"]], capture_output=True,
         text=True, env=cli_env, check=False,
     )  # fmt: skip
     late = {(r["sensor"], r["property"]): r for r in json.loads(narrow.stdout)}

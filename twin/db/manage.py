@@ -208,9 +208,15 @@ def restore(path: Path, settings: Settings | None = None) -> None:
     if listing.returncode != 0 or " twin alembic_version " not in listing.stdout:
         raise DataFileError(f"{path}: not a twin backup (make one with `twin db backup FILE`)")
     url = up(settings, apply_migrations=False)
+    # The backup's grants name the register's roles; a fresh cluster has none yet. Where they
+    # cannot be created (no CREATEROLE), the grants are left out and `migrate` grants again.
+    with connect(url, autocommit=True) as conn:
+        conn.execute(sql_text("register_roles_create"))
+        roles = conn.execute(sql_text("register_roles")).fetchone()
+    privileges = [] if roles is not None and roles[0] == 3 else ["--no-privileges"]
     dsn, env = libpq_env(url)
     with subprocess.Popen(
-        [pg_restore, "--no-owner", "--file=-", str(path)],
+        [pg_restore, "--no-owner", *privileges, "--file=-", str(path)],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     ) as script:  # fmt: skip
         done = subprocess.run(
