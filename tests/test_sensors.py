@@ -308,3 +308,23 @@ def test_replay_keys_stay_exact_over_centuries_and_many_datastreams() -> None:
     assert stored[0] == keys[1]
     assert stored[1] == keys[2]
     assert stored[2] not in keys  # a time the batch does not have matches nothing
+
+
+def test_a_column_coded_with_every_value_missing_is_all_missing() -> None:
+    coded = observations._Coded.of(pd.Series([None, np.nan, pd.NA], dtype=object), strip=True)
+    assert coded.codes.tolist() == [-1, -1, -1]
+    assert len(coded.labels) == 0
+    assert coded.per_row(np.array([], dtype=object), "none").tolist() == ["none"] * 3
+    assert coded.where([], missing=True).tolist() == [True] * 3
+
+
+@pytest.mark.usefixtures("arso")
+def test_readings_whose_unit_column_is_all_empty_are_stored(loaded: str) -> None:
+    frame = _readings("E407", "co", "2031-05-01T00:00Z", [0.4, 0.5]).assign(unit=None)
+    with psycopg.connect(loaded) as conn:
+        report = ingest(conn, frame, "test")
+    assert (report.stored, report.dead_letters) == (2, 0)
+    no_sensor = frame.assign(sensor=None)
+    with psycopg.connect(loaded) as conn:
+        report = ingest(conn, no_sensor, "test")
+    assert (report.stored, report.dead_letters, report.reasons) == (0, 2, {"no sensor id": 2})

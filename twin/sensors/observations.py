@@ -88,7 +88,8 @@ class _Coded:
         if strip:
             text = text.str.strip()
         merged, labels = pd.factorize(text.to_numpy(dtype=object))
-        codes = np.where(codes >= 0, merged[np.maximum(codes, 0)], -1)
+        # code -1 (missing) picks the appended -1; works when every value is missing too
+        codes = np.append(merged, -1)[codes]
         return cls(codes.astype(np.int64), np.asarray(labels, dtype=object))
 
     def per_row(self, per_label: np.ndarray | list[object], missing: object) -> np.ndarray:
