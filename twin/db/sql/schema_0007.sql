@@ -1,0 +1,54 @@
+-- History triggers without the geometry in the record: `to_jsonb(n) - 'geom'` first turned
+-- every geometry into GeoJSON through PostGIS's geometry → json cast (with a spatial_ref_sys
+-- lookup per row) only to drop it again; that was half of a 100,000-row import. The record
+-- is now built from the row with its geometry set to NULL, then without the key: the same
+-- keys and values as before (the geometry stays in its own column, as it always was).
+
+CREATE OR REPLACE FUNCTION register.log_insert() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = register, public, pg_temp
+    AS $$
+BEGIN
+    INSERT INTO register.history
+        (class, asset_id, version, operation, valid_from, changed_by, reason, record, geom)
+    SELECT TG_TABLE_NAME, n.id, n.version, 'insert', n.changed_at, n.changed_by,
+           n.change_reason, to_jsonb(jsonb_populate_record(n, '{"geom": null}')) - 'geom',
+           n.geom
+    FROM new_rows n;
+    RETURN NULL;
+END $$;
+
+CREATE OR REPLACE FUNCTION register.log_update() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = register, public, pg_temp
+    AS $$
+BEGIN
+    UPDATE register.history h SET valid_to = n.changed_at
+    FROM new_rows n
+    WHERE h.class = TG_TABLE_NAME AND h.asset_id = n.id AND h.valid_to IS NULL;
+    INSERT INTO register.history
+        (class, asset_id, version, operation, valid_from, changed_by, reason, record, geom)
+    SELECT TG_TABLE_NAME, n.id, n.version, 'update', n.changed_at, n.changed_by,
+           n.change_reason, to_jsonb(jsonb_populate_record(n, '{"geom": null}')) - 'geom',
+           n.geom
+    FROM new_rows n;
+    RETURN NULL;
+END $$;
+
+CREATE OR REPLACE FUNCTION register.log_delete() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = register, public, pg_temp
+    AS $$
+BEGIN
+    UPDATE register.history h SET valid_to = now()
+    FROM old_rows o
+    WHERE h.class = TG_TABLE_NAME AND h.asset_id = o.id AND h.valid_to IS NULL;
+    INSERT INTO register.history
+        (class, asset_id, version, operation, valid_from, valid_to, changed_by, reason, record,
+         geom)
+    SELECT TG_TABLE_NAME, o.id, o.version + 1, 'delete', now(), now(), register.actor(),
+           register.reason(), to_jsonb(jsonb_populate_record(o, '{"geom": null}')) - 'geom',
+           o.geom
+    FROM old_rows o;
+    RETURN NULL;
+END $$;
