@@ -13,6 +13,7 @@ st.set_page_config(page_title="Maribor digital twin", page_icon="🗺️", layou
 pages = [
     st.Page("views/overview.py", title="Map", icon=":material/map:", default=True),
     st.Page("views/register.py", title="Register", icon=":material/inventory_2:"),
+    st.Page("views/sensors.py", title="Sensors", icon=":material/sensors:"),
     st.Page("views/coverage.py", title="Coverage", icon=":material/cell_tower:"),
     st.Page("views/kpi.py", title="KPIs", icon=":material/monitoring:"),
     st.Page("views/sources.py", title="Data & sources", icon=":material/dataset:"),

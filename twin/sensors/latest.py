@@ -11,9 +11,9 @@ from pyproj import Transformer
 from twin.db._sql import sql_text
 
 #: Columns of :func:`latest`, in order.
-COLUMNS = ("datastream_id", "sensor_id", "name", "kind", "e", "n", "lon", "lat", "property",
-           "unit", "phenomenon_time", "value", "quality", "detection_limit", "stale",
-           "threshold_state")  # fmt: skip
+COLUMNS = ("datastream_id", "sensor_id", "name", "kind", "external_id", "synthetic", "source",
+           "e", "n", "lon", "lat", "property", "unit", "phenomenon_time", "value", "quality",
+           "detection_limit", "stale", "threshold_state")  # fmt: skip
 
 
 @cache
