@@ -24,6 +24,9 @@ from twin.db.engine import (
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
+#: twin_viewer, twin_editor and twin_admin (``register_roles.sql`` counts those present).
+_REGISTER_ROLES = 3
+
 
 @dataclass(frozen=True)
 class DatabaseStatus:
@@ -213,7 +216,7 @@ def restore(path: Path, settings: Settings | None = None) -> None:
     with connect(url, autocommit=True) as conn:
         conn.execute(sql_text("register_roles_create"))
         roles = conn.execute(sql_text("register_roles")).fetchone()
-    privileges = [] if roles is not None and roles[0] == 3 else ["--no-privileges"]
+    privileges = [] if roles is not None and roles[0] == _REGISTER_ROLES else ["--no-privileges"]
     dsn, env = libpq_env(url)
     with subprocess.Popen(
         [pg_restore, "--no-owner", *privileges, "--file=-", str(path)],
