@@ -4,16 +4,23 @@ Each file names the layer, the twin table it draws, its geometry kind and its st
 styled by category (``category = "kind"``) has one ``[styles.<value>]`` table per value and
 falls back to ``[style]``. Adding a layer is adding a file; a wrong file is refused with a
 message naming it.
+
+A layer with a ``group`` is drawn on the 3D scene of the Map page (:mod:`twin.scene.city`):
+``source`` says where its rows come from (a twin table, an asset class of the register, or
+the sensors' latest readings), ``draw`` how they are drawn, ``transport`` whether the data
+travels inside the page or is fetched by the browser from a URL, and ``[colour_by.<name>]``
+the colourings a user can switch between.
 """
 
 from __future__ import annotations
 
 import tomllib
 from functools import cache
+from itertools import pairwise
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from twin._errors import ConfigError
 from twin.config import get_settings
@@ -41,20 +48,98 @@ class Style(BaseModel):
         return self.dash[0] > 0
 
 
+Name = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+
+
+class Colouring(BaseModel):
+    """One way of colouring a layer: by the values of a field, or by bins of a number.
+
+    Categories: ``values`` maps each value to a colour, anything else is ``other``. Bins:
+    ``bins`` are ascending upper bounds and ``ramp`` has one colour more than ``bins``
+    (the last for values above the last bound); ``labels`` name the bins for the legend.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    field: Name
+    title: str
+    values: dict[str, RGBA] = {}
+    bins: tuple[float, ...] = ()
+    ramp: tuple[RGBA, ...] = ()
+    labels: tuple[str, ...] = ()
+    other: RGBA = (160, 160, 160, 255)
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Colouring:
+        if bool(self.values) == bool(self.bins):
+            raise ValueError("give either `values` or `bins` (with `ramp`)")
+        if self.bins and len(self.ramp) != len(self.bins) + 1:
+            raise ValueError("`ramp` needs one colour more than `bins`")
+        if self.bins and list(self.bins) != sorted(self.bins):
+            raise ValueError("`bins` must be ascending")
+        if self.labels and len(self.labels) != len(self.palette):
+            raise ValueError("`labels` needs one label per colour")
+        return self
+
+    @property
+    def palette(self) -> tuple[RGBA, ...]:
+        """Every colour, in code order (categories first, then ``other``; or the ramp)."""
+        return (*self.values.values(), self.other) if self.values else self.ramp
+
+    @property
+    def legend(self) -> list[tuple[str, RGBA]]:
+        """Return ``(label, colour)`` pairs in code order."""
+        if self.values:
+            names = [*self.values, "other / unknown"]
+        else:
+            bounds = [f"{b:g}" for b in self.bins]
+            names = [f"≤ {bounds[0]}", *(f"{a} to {b}" for a, b in pairwise(bounds)),
+                     f"> {bounds[-1]}"]  # fmt: skip
+        return list(zip(self.labels or names, self.palette, strict=True))
+
+
 class Layer(BaseModel):
     """One entry of the layer catalog."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    id: Name
     title: str
-    table: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    table: Name
     geometry: Literal["polygon", "line", "point"]
     visible: bool = True
     pickable: bool = False
     category: str | None = None
     style: Style = Style()
     styles: dict[str, Style] = {}
+    # --- the 3D scene (layers without a group are drawn by other pages only) ---------------
+    group: str | None = None
+    order: int = 0
+    source: Literal["table", "register", "live"] = "table"
+    draw: Literal["extruded", "polygon", "line", "point", "column", "label"] | None = None
+    transport: Literal["inline", "url", "tiles"] = "inline"
+    colour_by: dict[str, Colouring] = {}
+    fields: tuple[Name, ...] = ()
+    tooltip: tuple[Name, ...] = ()
+    height: Name | None = None
+    label: Name | None = None
+    radius_m: float = Field(default=4.0, gt=0, le=500)
+    width_m: float = Field(default=2.0, gt=0, le=100)
+    elevation_scale: float = Field(default=1.0, gt=0, le=1000)
+    min_zoom: float | None = None
+    legend: str = ""
+
+    @model_validator(mode="after")
+    def _scene_needs_draw(self) -> Layer:
+        if self.group is not None and self.draw is None:
+            raise ValueError("a layer on the scene (with a `group`) needs `draw`")
+        if self.draw == "extruded" and self.height is None:
+            raise ValueError("an extruded layer needs `height` (the field of the height)")
+        if self.draw == "label" and self.label is None:
+            raise ValueError("a label layer needs `label` (the field of the text)")
+        if self.transport == "tiles" and self.geometry != "polygon":
+            raise ValueError("only polygon layers travel as tiles")
+        return self
 
     def style_of(self, value: object) -> Style:
         """Return the style of a feature whose category column holds ``value``."""
