@@ -197,6 +197,7 @@ def serve_app_cmd(
         "--server.address", "127.0.0.1", "--server.port", str(port),
         "--server.headless", "true", "--browser.gatherUsageStats", "false",
         "--client.toolbarMode", "viewer",
+        "--server.enableStaticServing", "true",  # the Map page's layer files (static/)
     ]  # fmt: skip
     err.print(f"serving the twin on http://127.0.0.1:{port}")
     raise typer.Exit(subprocess.call(cmd, env=os.environ.copy()))

@@ -1,0 +1,56 @@
+"""The Map page's cached scene and the session state of its choices.
+
+The scene is read once per register version (and "as of" moment) and kept in the server
+process (``st.cache_resource``: the frames are large and must not be copied per run); the
+files the browser fetches are written by :func:`twin.scene.city.build_scene`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+import streamlit as st
+
+from twin.scene.city import Scene, build_scene
+from twin.scene.layerdata import register_version
+
+#: Session keys of the page.
+PICKED, VIEW, MAP_N = "scene-picked", "scene-view", "scene-map-n"
+
+
+@st.cache_resource(max_entries=4, show_spinner="Preparing the city's layers …")
+def scene(db_url: str, version: int, as_of: datetime | None) -> Scene:
+    """Return the prepared scene of the register at ``version`` (or as of a moment)."""
+    return build_scene(db_url, as_of=as_of, version=version)
+
+
+@st.cache_data(ttl="2s", show_spinner=False)
+def version(db_url: str) -> int:
+    """Return the register's version (read at most every 2 s)."""
+    return register_version(db_url)
+
+
+def map_key() -> str:
+    """Return the key of the map widget (a new key drops the widget's selection)."""
+    return f"scene-map-{st.session_state.get(MAP_N, 0)}"
+
+
+def take_pick() -> tuple[str, str] | None:
+    """Read a click on the map since the last run; remember it and reset the widget.
+
+    Streamlit dims every object but the selected one while a map selection is active; the
+    scene marks the picked object itself, so the widget is replaced by a fresh one.
+    """
+    state: Any = st.session_state.get(map_key())
+    objects = (state or {}).get("selection", {}).get("objects", {}) if state else {}
+    for layer_id, picked in objects.items():
+        if not picked:
+            continue
+        first = picked[0]
+        object_id = first.get("id") or (first.get("properties") or {}).get("id")
+        if object_id is not None:
+            st.session_state[PICKED] = (str(layer_id), str(object_id))
+            st.session_state[MAP_N] = st.session_state.get(MAP_N, 0) + 1
+            return st.session_state[PICKED]  # type: ignore[no-any-return]
+    return None
