@@ -18,6 +18,7 @@ LAYER = "sensors_live"
 #: Height of one chart in pixels.
 CHART_HEIGHT_PX = 220
 _TIME_FORMAT = "%Y-%m-%d %H:%M"
+_AXIS_FORMAT = "%d.%m. %H:%M"
 
 
 def _hex(state: str) -> str:
@@ -79,8 +80,10 @@ def series_chart(
         The readings, their bucket spread, the below-detection marks and the thresholds.
     """
     data = chart_data(points)
+    # the times are wall-clock times stored as UTC: read and label them as UTC
+    labels = f"utcFormat(datum.value, '{_AXIS_FORMAT}')"
     x = alt.X("time:T", title=None, scale=alt.Scale(type="utc"),
-              axis=alt.Axis(format="%d.%m. %H:%M", formatType="utc", labelAngle=0))  # fmt: skip
+              axis=alt.Axis(labelExpr=labels, labelAngle=0))  # fmt: skip
     y_title = unit or "value"
     tooltip = [alt.Tooltip("when:N", title="time"), alt.Tooltip("text:N", title=y_title),
                alt.Tooltip("count:Q", title="readings")]  # fmt: skip

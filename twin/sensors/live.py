@@ -22,7 +22,7 @@ from twin.sensors.latest import latest
 from twin.sources import SETUP_HINT
 
 #: Seconds between two refreshes of the page's live parts.
-REFRESH_S = 5
+REFRESH_S = 2
 #: Threshold states from the most to the least severe (``none``: no threshold for the property).
 SEVERITY = ("alert", "limit", "information", "target", "ok", "below_detection", "none")
 #: A datastream (or a sensor, when all its datastreams are) without a recent reading.
@@ -94,13 +94,14 @@ def streams(frame: pd.DataFrame, now: pd.Timestamp) -> pd.DataFrame:
     Returns
     -------
     pandas.DataFrame
-        The rows sorted by sensor external id and property, with ``value_text`` (the value,
-        ``<limit`` below the detection limit), ``age_s``, ``freshness`` (``"3 min ago"``,
-        ``"stale, 2 d ago"``), ``state`` (a :data:`STATES` entry: ``stale`` when stale,
-        else the threshold state, ``none`` without thresholds), ``value_state`` (the value
-        against its thresholds, in words, stale or not) and ``local_time``.
+        The rows, the most severe state first, then by sensor external id and property,
+        with ``value_text`` (the value, ``<limit`` below the detection limit), ``age_s``,
+        ``freshness`` (``"3 min ago"``, ``"stale, 2 d ago"``), ``state`` (a :data:`STATES`
+        entry: ``stale`` when stale, else the threshold state, ``none`` without thresholds),
+        ``value_state`` (the value against its thresholds, in words, stale or not) and
+        ``local_time``.
     """
-    out = frame.sort_values(["external_id", "property"], kind="stable").reset_index(drop=True)
+    out = frame.reset_index(drop=True)
     times = pd.to_datetime(out["phenomenon_time"], utc=True)
     below = out["quality"].eq("below_detection") & out["value"].isna()
     value_text = numbers(out["value"]).mask(below, "<" + numbers(out["detection_limit"]))
@@ -108,15 +109,19 @@ def streams(frame: pd.DataFrame, now: pd.Timestamp) -> pd.DataFrame:
     stale = out["stale"].fillna(value=True).astype(bool)
     ago = ages(age) + " ago"
     threshold = out["threshold_state"].astype("string").fillna("none")
-    return out.assign(
+    state = threshold.mask(stale, STALE)
+    out = out.assign(
         value_state=threshold.map(VALUE_STATES).astype(str),
         value_text=value_text.astype(str),
         age_s=age,
         freshness=ago.mask(stale, "stale, " + ago).astype(str),
-        state=threshold.mask(stale, STALE).astype(str),
+        state=state.astype(str),
         local_time=times.dt.tz_convert(LOCAL_ZONE),
         stale=stale,
+        rank=state.map({name: n for n, name in enumerate(STATES)}).astype(int),
     )
+    order = ["rank", "external_id", "property"]
+    return out.sort_values(order, kind="stable").drop(columns="rank").reset_index(drop=True)
 
 
 def sensors(streams_frame: pd.DataFrame) -> pd.DataFrame:
