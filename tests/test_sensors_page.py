@@ -28,7 +28,7 @@ from test_app import CHROMIUM, CHROMIUM_ARGS, DECK, LOCAL_HOSTS, Visit, _no_brow
 from twin import db
 from twin.config import get_settings
 from twin.sensors import live, series
-from twin.sensors.adapters import ArsoAdapter
+from twin.sensors.adapters import ArsoAdapter, CsvAdapter
 from twin.sensors.latest import COLUMNS
 from twin.sensors.observations import ingest
 
@@ -185,6 +185,25 @@ def test_the_series_of_a_sensor_is_its_readings_and_long_ranges_are_bucketed(
     lines = series.thresholds(["no2", "noise"], url)
     assert lines["property"].tolist() == ["no2", "no2"]
     assert lines["label"].tolist() == ["limit 200 µg/m³, hourly", "alert 400 µg/m³, hourly"]
+
+
+def test_the_readme_csv_example_ingests_as_documented(sensor_db: dict, tmp_path: Path) -> None:
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    example = readme.split("```csv\n", 1)[1].split("```", 1)[0]
+    path = tmp_path / "readings.csv"
+    path.write_text(example, encoding="utf-8")
+    first = CsvAdapter(path).run(sensor_db["url"])
+    assert (first.received, first.stored, first.dead_letters) == (3, 3, 0)
+    assert CsvAdapter(path).run(sensor_db["url"]).stored == 0
+    with psycopg.connect(sensor_db["url"]) as conn:
+        rows = conn.execute(
+            "SELECT d.property, o.value, o.quality, o.detection_limit, o.phenomenon_end "
+            "FROM twin.observations o JOIN twin.datastreams d ON d.id = o.datastream_id "
+            "WHERE o.source = 'csv:readings.csv' ORDER BY d.property"
+        ).fetchall()
+    assert [r[:4] for r in rows] == [("no2", 21.5, "ok", None), ("o3", 87.0, "ok", None),
+                                     ("pm2.5", None, "below_detection", 2.0)]  # fmt: skip
+    assert rows[1][4] == pd.Timestamp("2025-11-26T14:00Z")
 
 
 # --- the page, in-process -----------------------------------------------------------------------
