@@ -160,7 +160,7 @@ def geometries(
     """
     index = source.frame.index
     found: list[pd.DataFrame] = []
-    flat = shapely.force_2d(source.geoms)
+    flat = _flat(source.geoms)
     missing = shapely.is_missing(flat) | shapely.is_empty(flat)
     found.append(problem_frame(index, missing, "geometry", "is missing or empty"))
     geoms, wrong = shape(asset_class, _blanked(flat, missing))
@@ -203,6 +203,13 @@ def geometries(
         pd.concat([f for f in found if len(f)] or [pd.DataFrame(columns=COLUMNS)]),
         repairs,
     )
+
+
+def _flat(geoms: np.ndarray) -> np.ndarray:
+    """Return ``geoms`` in 2D (unchanged when none has Z or M: forcing copies every one)."""
+    if (shapely.has_z(geoms) | shapely.has_m(geoms)).any():
+        return np.asarray(shapely.force_2d(geoms), dtype=object)
+    return geoms
 
 
 def _blanked(geoms: np.ndarray, mask: np.ndarray) -> np.ndarray:
@@ -250,7 +257,7 @@ def _outside(
     asset_class: AssetClass,
 ) -> pd.DataFrame:
     """Problems of features outside Maribor, recognising swapped coordinates."""
-    flat = shapely.force_2d(source.geoms[outside])
+    flat = _flat(source.geoms[outside])
     swapped = shapely.transform(flat, lambda xy: xy[:, ::-1])
     swapped, _ = shape(asset_class, swapped)
     moved = to_storage(swapped, source.crs)

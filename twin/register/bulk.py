@@ -25,6 +25,8 @@ from twin.register.catalog import LIST_SEPARATOR, AssetClass
 SCHEMA = "register"
 #: Geometries closer than this (m, Hausdorff) with the same vertex count count as unchanged.
 GEOMETRY_TOLERANCE_M = 0.001
+#: Rows rendered and sent at a time by :func:`copy_arrow`.
+COPY_SLICE = 20_000
 
 
 @dataclass(frozen=True)
@@ -62,21 +64,24 @@ def copy_arrow(conn: psycopg.Connection, target: sql.Composable, frame: pd.DataF
     """COPY ``frame`` into ``target`` like ``copy_rows``, rendering the CSV with Arrow.
 
     About ten times faster than pandas for 100,000 rows. Missing values become NULL, an
-    empty text stays empty; the ``geom`` column (shapely, EPSG:3794) is sent as EWKB.
+    empty text stays empty; the ``geom`` column (shapely, EPSG:3794) is sent as EWKB. The
+    rows go in slices of ``COPY_SLICE``: the server stores one slice (and runs the table's
+    row triggers) while the next is rendered.
     """
     if frame.empty:
         return
-    if "geom" in frame.columns:
-        geoms = shapely.set_srid(frame["geom"].to_numpy(dtype=object), STORAGE_CRS)
-        frame = frame.assign(geom=shapely.to_wkb(geoms, hex=True, include_srid=True))
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    buffer = io.BytesIO()
     options = pa_csv.WriteOptions(include_header=False, quoting_style="needed")
-    pa_csv.write_csv(table, buffer, options)
     columns = sql.SQL(", ").join(map(sql.Identifier, frame.columns))
     copy = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(target, columns)
     with conn.cursor().copy(copy) as cp:
-        cp.write(buffer.getbuffer())
+        for start in range(0, len(frame), COPY_SLICE):
+            part = frame.iloc[start : start + COPY_SLICE]
+            if "geom" in part.columns:
+                geoms = shapely.set_srid(part["geom"].to_numpy(dtype=object), STORAGE_CRS)
+                part = part.assign(geom=shapely.to_wkb(geoms, hex=True, include_srid=True))
+            buffer = io.BytesIO()
+            pa_csv.write_csv(pa.Table.from_pandas(part, preserve_index=False), buffer, options)
+            cp.write(buffer.getbuffer())
 
 
 def stage(
@@ -88,6 +93,36 @@ def stage(
     ``arrow`` the CSV is rendered by :func:`copy_arrow` (empty text is kept as empty text;
     the default path reads it as NULL).
     """
+    frame = _typed(asset_class, frame)
+    stage_id = sql.Identifier(stage_name(asset_class))
+    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(stage_id))
+    conn.execute(
+        sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT * FROM {} WITH NO DATA").format(
+            stage_id, sql.Identifier(SCHEMA, asset_class.table)
+        )
+    )
+    (copy_arrow if arrow else copy_rows)(conn, stage_id, frame)
+    conn.execute(sql.SQL("CREATE INDEX ON {} (id)").format(stage_id))
+    # The merge joins on id only; statistics of the other columns (the geometry's above
+    # all) would cost more than the whole COPY.
+    conn.execute(sql.SQL("ANALYZE {} (id)").format(stage_id))
+
+
+def append(conn: psycopg.Connection, asset_class: AssetClass, frame: pd.DataFrame) -> int:
+    """COPY rows that are all new straight into ``register.<class>``; return how many.
+
+    For a write whose ids the register does not hold (checked by the caller): no staging
+    table, no merge. The table's triggers stamp and historise every row as for an INSERT,
+    and an id or identifier stored meanwhile by another session fails the COPY (unique
+    constraints) rather than being overwritten.
+    """
+    frame = _typed(asset_class, frame)
+    copy_arrow(conn, sql.Identifier(SCHEMA, asset_class.table), frame)
+    return len(frame)
+
+
+def _typed(asset_class: AssetClass, frame: pd.DataFrame) -> pd.DataFrame:
+    """Return ``frame`` with list, integer and boolean attributes in their COPY form."""
     frame = frame.copy()
     for attribute in asset_class.attributes:
         if attribute.name not in frame.columns:
@@ -99,16 +134,7 @@ def stage(
             frame[attribute.name] = pd.to_numeric(values).round().astype("Int64")
         elif attribute.type == "boolean":
             frame[attribute.name] = values.astype("boolean")
-    stage_id = sql.Identifier(stage_name(asset_class))
-    conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(stage_id))
-    conn.execute(
-        sql.SQL("CREATE TEMP TABLE {} ON COMMIT DROP AS SELECT * FROM {} WITH NO DATA").format(
-            stage_id, sql.Identifier(SCHEMA, asset_class.table)
-        )
-    )
-    (copy_arrow if arrow else copy_rows)(conn, stage_id, frame)
-    conn.execute(sql.SQL("CREATE INDEX ON {} (id)").format(stage_id))
-    conn.execute(sql.SQL("ANALYZE {}").format(stage_id))
+    return frame
 
 
 def _differs(columns: list[str]) -> sql.Composable:

@@ -12,10 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import psycopg
 from psycopg import sql
@@ -100,8 +101,17 @@ class ImportReport:
     notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        """Return the report as plain data (for ``--json``)."""
-        return asdict(self)
+        """Return the report as plain data (for ``--json``).
+
+        The same document as :func:`dataclasses.asdict`, built without its deep copy of
+        every row (100,000 changes took a third of a second).
+        """
+        out = {f.name: getattr(self, f.name) for f in fields(self)}
+        for name in ("problems", "repairs", "changes"):
+            out[name] = [dict(vars(item)) for item in out[name]]
+        for name in ("ignored_columns", "notes"):
+            out[name] = list(out[name])
+        return out
 
     def quoted(self, limit: int = QUOTED) -> str:
         """Quote the first problems: ``row 12: power_w is not a whole number (got 'x')``."""
@@ -175,9 +185,14 @@ def import_file(
         report, frame, versions = _report(path, cls, source, dry_run=dry_run)
         rows = _check(conn, cls, source, frame, fix=fix, report=report)
         columns = ["id", *(c for c in rows.frame.columns if c != "id"), "geom"]
-        # Rows with problems are not staged; the others are, also when the import will be
-        # refused, so that the report counts what they would have done.
-        _stage(conn, cls, rows, columns, assign_ids=not dry_run and rows.found().empty)
+        ready = _ready(conn, cls, rows, columns, assign_ids=not dry_run and rows.found().empty)
+        # A real import of assets that are all new goes straight into the table. Otherwise
+        # the rows without problems are staged, also when the import will be refused, so
+        # that the report counts what they would have done.
+        direct = not dry_run and not rows.stored.any()
+        if not direct:
+            bulk.stage(conn, cls, ready, arrow=True)
+            _snap(conn, cls, columns, padded=rows.padded)
         changed = bulk.changed_ids(conn, cls, columns) if rows.stored.any() else set()
         _stale(conn, cls, rows, changed, versions)
         _fill_report(report, rows, changed)
@@ -187,7 +202,9 @@ def import_file(
                 f"{report.quoted()}",
                 report,
             )
-        if not dry_run:
+        if direct:
+            report.new, report.changed, report.unchanged = bulk.append(conn, cls, ready), 0, 0
+        elif not dry_run:
             done = bulk.merge(conn, cls, columns)
             report.new, report.changed = done.inserted, done.updated
             report.unchanged = done.unchanged
@@ -302,10 +319,10 @@ def _check(
     return rows
 
 
-def _stage(
+def _ready(
     conn: psycopg.Connection, cls: AssetClass, rows: Rows, columns: list[str], *, assign_ids: bool
-) -> None:
-    """COPY the valid rows into the staging table; new assets get ids first (real run)."""
+) -> pd.DataFrame:
+    """Return the valid rows as written (``columns``); new assets get ids first (real run)."""
     valid = rows.valid()
     frame = rows.frame.loc[valid].copy()
     ids = rows.target[valid].copy()
@@ -320,8 +337,7 @@ def _stage(
         rows.target[ids.index] = ids
     frame["id"] = ids
     frame["geom"] = rows.geoms[valid]
-    bulk.stage(conn, cls, frame[columns], arrow=True)
-    _snap(conn, cls, columns, padded=rows.padded)
+    return frame[columns]
 
 
 def _snap(conn: psycopg.Connection, cls: AssetClass, columns: list[str], *, padded: bool) -> None:
@@ -414,9 +430,9 @@ def _fill_report(report: ImportReport, rows: Rows, changed: set[str]) -> None:
     report.new, report.changed = int(new.sum()), int(edited.sum())
     report.unchanged = int(valid.sum()) - report.new - report.changed
     listed = new | edited
-    index = rows.frame.index[listed]
+    index = rows.frame.index[listed].astype(int).tolist()
     targets = rows.target[listed]
-    report.changes = [
-        Change(int(r), None if t is None or pd.isna(t) else str(t), "new" if n else "changed")
-        for r, t, n in zip(index, targets, new[listed], strict=True)
-    ]
+    named = targets.notna().to_numpy()
+    ids = [str(t) if k else None for t, k in zip(targets.tolist(), named, strict=True)]
+    status = np.where(new[listed], "new", "changed").tolist()
+    report.changes = [Change(*change) for change in zip(index, ids, status, strict=True)]
