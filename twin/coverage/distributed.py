@@ -79,8 +79,13 @@ def covered_dask(
         ``unit_id``, ``by_model``, ``by_operator``, ``covered``, in partition order.
     """
     model = model or load_model()
+    # Keys of their own (hash=False): scattered by content, two calls with equal inputs (the
+    # same model, empty polygons) share keys, and the first call's release of them races
+    # with the second's use ("lost dependencies", or a computation that never ends).
     shared = client.scatter(  # type: ignore[no-untyped-call]
-        [inputs.emitters, inputs.polygons, inputs.network, model, terrain], broadcast=True
+        [inputs.emitters, inputs.polygons, inputs.network, model, terrain],
+        broadcast=True,
+        hash=False,
     )
     flags = people.map_partitions(covered_people, inputs.tech, *shared, meta=_META)
     result: pd.DataFrame = client.compute(flags).result()  # type: ignore[no-untyped-call]
