@@ -42,7 +42,7 @@ INSERT INTO register.sensor (name, kind, observed_properties, station_code, synt
                              reporting_interval_s, geom)
 VALUES (%(xss)s, 'air_quality', 'no2;pm10', 'PGX1', false, 3600,
         ST_Transform(ST_SetSRID(ST_MakePoint(15.6402, 46.5561), 4326), 3794)),
-       ('page synthetic noise', 'noise', 'noise', 'PGS1', true, 3600,
+       (NULL, 'noise', 'noise', 'PGS1', true, 3600,
         ST_Transform(ST_SetSRID(ST_MakePoint(15.6502, 46.5621), 4326), 3794))
 """
 
@@ -308,7 +308,15 @@ def test_the_page_maps_and_lists_the_sensors_after_the_arso_ingest(
     assert dots["E407"]["tt_title"] == "E407 · MB Titova"
     assert dots[HOSTILE]["tt_title"] == f"{HOSTILE} · {XSS}"
     assert dots[HOSTILE]["tt_text"].startswith("no2: 31 µg/m³ · under the thresholds · ")
-    assert dots[SYNTHETIC]["tt_title"].endswith("(synthetic sensor, simulated readings)")
+    # a sensor without a name (as twin synth makes them) is named by its kind
+    assert (
+        dots[SYNTHETIC]["tt_title"] == f"{SYNTHETIC} · noise (synthetic sensor, simulated readings)"
+    )
+    assert rows_named(app)[SYNTHETIC] == ""
+    assert (
+        app.selectbox(key="sensors-chosen").format_func(dots[SYNTHETIC]["sensor_id"])
+        == dots[SYNTHETIC]["tt_title"]
+    )
     assert dots[SYNTHETIC]["line"] != dots[HOSTILE]["line"]  # the synthetic ring
     ok, none = (list(live_style(s)) for s in ("ok", "none"))
     assert dots[HOSTILE]["fill"] == ok
@@ -335,6 +343,12 @@ def test_the_page_maps_and_lists_the_sensors_after_the_arso_ingest(
     assert "<img" not in legend
     metrics = {m.label: m.value for m in app.metric}
     assert metrics["Datastreams"] == f"{n_streams:,}"
+
+
+def rows_named(app: AppTest) -> dict[str, str]:
+    """The streams table's name per sensor external id."""
+    table = app.dataframe[0].value
+    return dict(zip(table["external_id"], table["name"], strict=True))
 
 
 def live_style(state: str) -> tuple[int, ...]:

@@ -139,7 +139,7 @@ def live_view() -> None:
         state=streams["state"].str.replace("_", " "),
     )
     picked = st.dataframe(
-        table[["external_id", "name", "property", "unit", "value_text", "local_time",
+        table[["external_id", "name", "kind", "property", "unit", "value_text", "local_time",
                "freshness", "state", "synthetic", "source"]],
         hide_index=True,
         width="stretch",
@@ -147,7 +147,8 @@ def live_view() -> None:
         selection_mode="single-row",
         key=TABLE_KEY,
         column_config={
-            "external_id": "Sensor", "name": "Name", "property": "Property", "unit": "Unit",
+            "external_id": "Sensor", "name": "Name", "kind": "Kind", "property": "Property",
+            "unit": "Unit",
             "value_text": "Latest", "local_time": st.column_config.DatetimeColumn(
                 "Time", format="YYYY-MM-DD HH:mm:ss"),
             "freshness": "Freshness", "state": "State", "synthetic": "Synthetic",

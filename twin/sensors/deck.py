@@ -32,7 +32,7 @@ LAYER = "sensors_live"
 SENSORS = "sensors"
 TOOLTIP_TEXT = "{tt_title}\n{tt_text}"
 #: Radius of a sensor's dot on screen.
-RADIUS_PX = 6
+RADIUS_PX = 4
 SYNTHETIC = "synthetic"
 #: Simplification of the context roads (degrees; 5e-5 is about 4 m).
 ROAD_TOLERANCE_DEG = 5e-5

@@ -98,8 +98,8 @@ def streams(frame: pd.DataFrame, now: pd.Timestamp) -> pd.DataFrame:
         with ``value_text`` (the value, ``<limit`` below the detection limit), ``age_s``,
         ``freshness`` (``"3 min ago"``, ``"stale, 2 d ago"``), ``state`` (a :data:`STATES`
         entry: ``stale`` when stale, else the threshold state, ``none`` without thresholds),
-        ``value_state`` (the value against its thresholds, in words, stale or not) and
-        ``local_time``.
+        ``name`` ("" when the sensor has none), ``value_state`` (the value against its
+        thresholds, in words, stale or not) and ``local_time``.
     """
     out = frame.reset_index(drop=True)
     times = pd.to_datetime(out["phenomenon_time"], utc=True)
@@ -111,6 +111,7 @@ def streams(frame: pd.DataFrame, now: pd.Timestamp) -> pd.DataFrame:
     threshold = out["threshold_state"].astype("string").fillna("none")
     state = threshold.mask(stale, STALE)
     out = out.assign(
+        name=out["name"].fillna(""),
         value_state=threshold.map(VALUE_STATES).astype(str),
         value_text=value_text.astype(str),
         age_s=age,
@@ -129,8 +130,8 @@ def sensors(streams_frame: pd.DataFrame) -> pd.DataFrame:
 
     A sensor's ``state`` is the most severe state (in :data:`SEVERITY` order) among its
     fresh datastreams, ``stale`` when all of them are stale. ``tt_title`` and ``tt_text``
-    are its tooltip as plain text: the external id and name (and "synthetic"), then one
-    line per datastream with the value, unit, state and age.
+    are its tooltip as plain text: the external id and name (its kind when it has no name;
+    and "synthetic"), then one line per datastream with the value, unit, state and age.
 
     Returns
     -------
@@ -164,7 +165,9 @@ def sensors(streams_frame: pd.DataFrame) -> pd.DataFrame:
     synthetic = out["synthetic"].fillna(value=False).astype(bool)
     flag = pd.Series(np.where(synthetic, " (synthetic sensor, simulated readings)", ""),
                      index=out.index, dtype=str)  # fmt: skip
-    out["tt_title"] = out["external_id"].astype(str) + " · " + out["name"].astype(str) + flag
+    named = out["name"].fillna("").astype(str)
+    what = named.where(named != "", out["kind"].fillna("").astype(str).str.replace("_", " "))
+    out["tt_title"] = out["external_id"].astype(str) + " · " + what + flag
     out["synthetic"] = synthetic
     return out.drop(columns="rank")
 
