@@ -189,9 +189,15 @@ def _custom_range(days: tuple[date, ...]) -> tuple[datetime, datetime] | None:
     return start.to_pydatetime(), end.to_pydatetime()
 
 
-def _latest_values(sensor_id: str, now: pd.Timestamp) -> None:
-    """Show the sensor's newest value of each datastream, its state and age."""
-    latest = live.read_latest(_data.url())
+@st.fragment(run_every=live.REFRESH_S)
+def latest_values(sensor_id: str) -> None:
+    """Show the sensor's newest value of each datastream, its state and age, live."""
+    now = pd.Timestamp.now(tz="UTC")
+    try:
+        latest = live.read_latest(_data.url())
+    except TwinError as exc:
+        st.error(f"**Cannot read the sensors:** {_data.md_escape(exc)}")
+        return
     mine = live.streams(latest[latest["sensor_id"] == sensor_id], now)
     if mine.empty:
         return
@@ -214,8 +220,8 @@ def _latest_values(sensor_id: str, now: pd.Timestamp) -> None:
         column.caption(_data.md_escape(f"{row.value_state} · {row.freshness}"))
 
 
-@st.fragment(run_every=live.REFRESH_S)
-def panel(sensor_id: str, label: str, span: str, days: tuple[date, ...]) -> None:
+@st.fragment(run_every=live.CHART_REFRESH_S)
+def charts(sensor_id: str, span: str, days: tuple[date, ...]) -> None:
     """Chart the chosen sensor per datastream with its thresholds, refreshed live."""
     now = pd.Timestamp.now(tz="UTC").to_pydatetime()
     db_url = _data.url()
@@ -235,8 +241,6 @@ def panel(sensor_id: str, label: str, span: str, days: tuple[date, ...]) -> None
         st.error(f"**Cannot read the readings:** {_data.md_escape(exc)}")
         return
     zone = live.LOCAL_ZONE
-    st.markdown(f"#### {_data.md_escape(label)}")
-    _latest_values(sensor_id, pd.Timestamp(now))
     newest_text = (
         f"newest reading {pd.Timestamp(newest).tz_convert(zone):%Y-%m-%d %H:%M}"
         if newest
@@ -247,7 +251,8 @@ def panel(sensor_id: str, label: str, span: str, days: tuple[date, ...]) -> None
             f"Readings from {pd.Timestamp(since).tz_convert(zone):%Y-%m-%d %H:%M} to "
             f"{pd.Timestamp(until).tz_convert(zone):%Y-%m-%d %H:%M} ({zone}); {newest_text}. "
             f"Long ranges are averaged into at most {series.MAX_POINTS} points per property "
-            "(the band shows the spread); dashed lines are the EU thresholds."
+            "(the band shows the spread); dashed lines are the EU thresholds. The charts "
+            f"refresh every {live.CHART_REFRESH_S} s."
         )
     )
     if points.empty:
@@ -319,4 +324,6 @@ if labels:
             days = tuple(
                 st.date_input("Days (local)", value=(last - timedelta(days=6), last), key=DAYS_KEY)
             )
-    panel(sensor_id, labels[sensor_id], str(span), days)
+    st.markdown(f"#### {_data.md_escape(labels[sensor_id])}")
+    latest_values(sensor_id)
+    charts(sensor_id, str(span), days)

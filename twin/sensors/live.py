@@ -21,8 +21,9 @@ from twin.db.engine import connect
 from twin.sensors.latest import latest
 from twin.sources import SETUP_HINT
 
-#: Seconds between two refreshes of the page's live parts.
-REFRESH_S = 2
+#: Seconds between two refreshes of the page's live parts (map, table, alerts, newest
+#: values), and of a sensor's charts (drawing them costs more).
+REFRESH_S, CHART_REFRESH_S = 2, 10
 #: Threshold states from the most to the least severe (``none``: no threshold for the property).
 SEVERITY = ("alert", "limit", "information", "target", "ok", "below_detection", "none")
 #: A datastream (or a sensor, when all its datastreams are) without a recent reading.
