@@ -12,6 +12,7 @@ import json
 import math
 import subprocess
 import sys
+import types
 from pathlib import Path
 
 import numpy as np
@@ -479,8 +480,14 @@ def scale10(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> str:
     return url
 
 
-def test_postgis_geopandas_and_dask_agree_on_a_scale_10_city(scale10: str) -> None:
+def test_postgis_geopandas_and_dask_agree_on_a_scale_10_city(
+    scale10: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from twin.coverage.distributed import local_cluster, measure_dask
+
+    # Spawned dask workers re-run the parent's ``__main__`` file; a Streamlit AppTest earlier in
+    # the session leaves a page (views/*.py) there, which cannot be imported on its own.
+    monkeypatch.setitem(sys.modules, "__main__", types.ModuleType("__main__"))
 
     with local_cluster(workers=2) as client:
         for tech in ("5g", "gigabit"):
