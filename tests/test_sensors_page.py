@@ -99,9 +99,13 @@ def test_a_sensor_takes_the_most_severe_state_of_its_fresh_streams() -> None:
     assert sensors.loc["A", "stale_streams"] == 1
     assert sensors.loc["C", "streams"] == 3
     assert sensors.loc["C", "tt_text"].splitlines() == [
-        "no2: 250 µg/m³ · above the limit value · 60 min ago",
-        "o3: 190 µg/m³ · above the information threshold · 60 min ago",
-        "pm2.5: <2 µg/m³ · below detection · 60 min ago",
+        "no2: 250 µg/m³ · above the limit value · 2026-01-01 12:00:00",
+        "o3: 190 µg/m³ · above the information threshold · 2026-01-01 12:00:00",
+        "pm2.5: <2 µg/m³ · below detection · 2026-01-01 12:00:00",
+    ]
+    assert sensors.loc["A", "tt_text"].splitlines() == [
+        "pm10: 20 µg/m³ · under the thresholds · 2026-01-01 12:00:00",
+        "no2: 250 µg/m³ · above the limit value · stale since 2026-01-01 12:00:00",
     ]
     assert live.state_counts(sensors.reset_index()) == {
         "alert": 0, "limit": 1, "information": 0, "target": 0, "ok": 1,
@@ -486,6 +490,17 @@ def _cells(page) -> list[str]:
     return page.locator("[data-testid='stDataFrame'] table td").all_inner_texts()
 
 
+def _click_row(page, code: str) -> None:
+    """Click the row selector of the streams table's first row of sensor ``code``."""
+    grid = page.locator("[data-testid='stDataFrame']").first
+    rows = grid.locator("table tr").all_inner_texts()  # the header, then the shown rows
+    (index,) = [n for n, text in enumerate(rows) if code in text][:1]
+    grid.evaluate("e => e.scrollIntoView({block: 'center'})")  # clear of the top bar
+    box = grid.bounding_box()
+    row_px = box["height"] / len(rows) if len(rows) < 10 else 35  # Streamlit's row height
+    page.mouse.click(box["x"] + 15, box["y"] + row_px * index + row_px / 2)
+
+
 def _draws(page, colour: tuple[int, ...]) -> bool:
     """Say whether the map's canvas has pixels of ``colour`` (RGB, give or take 30)."""
     canvas = page.locator(f"{DECK} canvas").first
@@ -494,8 +509,19 @@ def _draws(page, colour: tuple[int, ...]) -> bool:
 
 
 def _choose(page, code: str) -> None:
+    """Choose the sensor ``code`` in the panel's chooser: type to filter, take the first.
+
+    The chooser filters fuzzily (``PGS1`` also matches ``PGX1 · <img src…(1)>``) but puts
+    the best match first, and the first option is highlighted once the current one is
+    filtered out.
+    """
     page.locator("[data-testid='stSelectbox']").first.click()
     page.keyboard.type(code)
+    options = page.get_by_role("option")
+    deadline = time.monotonic() + 10
+    while not (options.count() and code in options.first.inner_text()):
+        assert time.monotonic() < deadline, f"the chooser did not offer {code} first"
+        time.sleep(0.1)
     page.keyboard.press("Enter")
 
 
@@ -542,6 +568,12 @@ def test_the_page_shows_a_reading_published_over_mqtt_within_5_s_without_reloadi
         assert "250" in cells
         assert XSS in cells
         assert page.evaluate("window.__sensorsMarker") == "kept", "the page was reloaded"
+
+        # a click on a row of the table opens its sensor in the panel
+        _click_row(page, SYNTHETIC)
+        main.get_by_role("heading", name=f"{SYNTHETIC} · noise").wait_for(timeout=30_000)
+        _click_row(page, HOSTILE)
+        heading.wait_for(timeout=30_000)
 
         # the dot on the map turned red: the limit colour is drawn
         assert _draws(page, live_style("limit")), "no dot in the limit colour"

@@ -1,13 +1,15 @@
 from datetime import date, datetime, time, timedelta
 
+import geopandas as gpd
 import pandas as pd
+import pydeck as pdk
 import streamlit as st
 
 from twin import TwinError
 from twin.scene import MAP_HEIGHT_PX
 from twin.sensors import alerts, live, series
 from twin.sensors.charts import series_chart
-from twin.sensors.deck import SENSORS, legend_html, sensor_deck
+from twin.sensors.deck import SENSORS, context_layers, legend_html, sensor_deck
 from views import _data
 
 #: Session keys: the sensor of the panel (its selectbox), a sensor picked on the map or in
@@ -28,6 +30,15 @@ NO_READINGS = (
     "`twin ingest arso gis_data/air_quality_arso_sample.xml`, readings from a file with "
     "`twin ingest csv FILE`, or start `make run SIM_RATE=20` to simulate the synthetic sensors."
 )
+
+
+@st.cache_resource(ttl=_data.TTL, show_spinner=False)
+def _context(
+    db_url: str,
+) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame, list[pdk.Layer]]:
+    """Return the municipality, the roads and the map's context layers, built once."""
+    municipality, roads = _data.municipality(db_url), _data.roads(db_url)
+    return municipality, roads, context_layers(municipality, roads)
 
 
 def _pick(sensor_id: str) -> None:
@@ -118,7 +129,7 @@ def live_view() -> None:
     map_column, legend_column = st.columns([3, 1])
     with map_column:
         event = st.pydeck_chart(
-            sensor_deck(sensors, _data.municipality(_data.url()), _data.roads(_data.url())),
+            sensor_deck(sensors, *_context(_data.url())),
             height=MAP_HEIGHT_PX,
             on_select="rerun",
             selection_mode="single-object",
@@ -189,7 +200,7 @@ def _custom_range(days: tuple[date, ...]) -> tuple[datetime, datetime] | None:
     return start.to_pydatetime(), end.to_pydatetime()
 
 
-@st.fragment(run_every=live.REFRESH_S)
+@st.fragment(run_every=live.VALUES_REFRESH_S)
 def latest_values(sensor_id: str) -> None:
     """Show the sensor's newest value of each datastream, its state and age, live."""
     now = pd.Timestamp.now(tz="UTC")

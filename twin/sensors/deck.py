@@ -119,8 +119,16 @@ def road_layers(roads: gpd.GeoDataFrame) -> list[pdk.Layer]:
     return layers
 
 
+def context_layers(municipality: gpd.GeoDataFrame, roads: gpd.GeoDataFrame) -> list[pdk.Layer]:
+    """Return the map's context: the land around, the municipality, the roads (built once)."""
+    return [surroundings_layer(municipality), land_layer(municipality), *road_layers(roads)]
+
+
 def sensor_deck(
-    sensor_frame: pd.DataFrame, municipality: gpd.GeoDataFrame, roads: gpd.GeoDataFrame
+    sensor_frame: pd.DataFrame,
+    municipality: gpd.GeoDataFrame,
+    roads: gpd.GeoDataFrame,
+    context: list[pdk.Layer] | None = None,
 ) -> pdk.Deck:
     """Build the sensor map over the land and roads, fitted to the municipality, offline.
 
@@ -132,6 +140,8 @@ def sensor_deck(
         A frame from :func:`twin.districts.municipality_frame`; its bounds set the view.
     roads
         A frame from :func:`twin.scene.context.road_frame`.
+    context
+        The layers of :func:`context_layers`, when the caller keeps them between refreshes.
 
     Returns
     -------
@@ -140,12 +150,7 @@ def sensor_deck(
     """
     west, south, east, north = (float(v) for v in municipality.total_bounds)
     return CompactDeck(
-        layers=[
-            surroundings_layer(municipality),
-            land_layer(municipality),
-            *road_layers(roads),
-            sensor_layer(sensor_frame),
-        ],
+        layers=[*(context or context_layers(municipality, roads)), sensor_layer(sensor_frame)],
         initial_view_state=view_state((west, south, east, north)),
         map_provider=None,
         tooltip={"text": TOOLTIP_TEXT, "style": TOOLTIP_STYLE},

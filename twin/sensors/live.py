@@ -21,9 +21,9 @@ from twin.db.engine import connect
 from twin.sensors.latest import latest
 from twin.sources import SETUP_HINT
 
-#: Seconds between two refreshes of the page's live parts (map, table, alerts, newest
-#: values), and of a sensor's charts (drawing them costs more).
-REFRESH_S, CHART_REFRESH_S = 2, 10
+#: Seconds between two refreshes of the page's live parts (map, table, alerts), of the chosen
+#: sensor's newest values (one small read), and of its charts (drawing them costs more).
+REFRESH_S, VALUES_REFRESH_S, CHART_REFRESH_S = 2, 1, 10
 #: Threshold states from the most to the least severe (``none``: no threshold for the property).
 SEVERITY = ("alert", "limit", "information", "target", "ok", "below_detection", "none")
 #: A datastream (or a sensor, when all its datastreams are) without a recent reading.
@@ -132,7 +132,8 @@ def sensors(streams_frame: pd.DataFrame) -> pd.DataFrame:
     A sensor's ``state`` is the most severe state (in :data:`SEVERITY` order) among its
     fresh datastreams, ``stale`` when all of them are stale. ``tt_title`` and ``tt_text``
     are its tooltip as plain text: the external id and name (its kind when it has no name;
-    and "synthetic"), then one line per datastream with the value, unit, state and age.
+    and "synthetic"), then one line per datastream with the value, unit, state and time
+    (local; "stale since …" when stale).
 
     Returns
     -------
@@ -143,8 +144,11 @@ def sensors(streams_frame: pd.DataFrame) -> pd.DataFrame:
     """
     s = streams_frame
     rank = s["state"].map({state: n for n, state in enumerate(STATES)}).fillna(len(STATES))
+    # the time, not the age: the tooltips (and the map's spec) change only with the readings
+    when = s["local_time"].dt.strftime("%Y-%m-%d %H:%M:%S")
+    when = when.mask(s["stale"], "stale since " + when)
     lines = (s["property"].astype(str) + ": " + s["value_text"] + " " + s["unit"].astype(str)
-             + " · " + s["value_state"] + " · " + s["freshness"])  # fmt: skip
+             + " · " + s["value_state"] + " · " + when)  # fmt: skip
     grouped = s.assign(rank=rank, line=lines).groupby("sensor_id", sort=False)
     out = grouped.agg(
         external_id=("external_id", "first"),

@@ -1,6 +1,7 @@
 -- The newest threshold exceedances (twin.exceedances) whose period starts at or after
 -- %(since)s, newest first, at most %(limit)s: when, which sensor and property, the value
--- (the hourly value, or the daily or 8-hour mean) and the threshold it is above.
+-- (the hourly value, or the daily or 8-hour mean) and the threshold it is above; a sensor
+-- without a name is named by its kind.
 SELECT e.period_start,
        e.value,
        e.recorded_at,
@@ -12,7 +13,7 @@ SELECT e.period_start,
        d.property,
        s.id                             AS sensor_id,
        coalesce(s.station_code, s.id)   AS external_id,
-       s.name,
+       coalesce(s.name, replace(s.kind, '_', ' ')) AS name,
        s.synthetic
 FROM twin.exceedances e
 JOIN twin.thresholds t ON t.id = e.threshold_id
