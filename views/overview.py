@@ -149,9 +149,10 @@ with side:
             for v in reversed(details.history[-12:]):
                 what = "; ".join(v.changes) if v.changes else v.operation
                 who = _data.md_escape(v.changed_by)
+                why = f"  \n*{_data.md_escape(v.reason)}*" if v.reason else ""
                 st.markdown(
                     f"**v{v.version}** · {v.valid_from:%Y-%m-%d %H:%M} · {who}  \n"
-                    f"{_data.md_escape(what)}"
+                    f"{_data.md_escape(what)}{why}"
                 )
             if not details.history:
                 st.caption("No register history for this object.")

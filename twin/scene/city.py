@@ -314,7 +314,7 @@ def deck_layer(
     if spec.draw not in _DRAW:
         return None
     props = _DRAW[spec.draw](prepared, colouring, three_d)
-    if spec.draw in FLAT:  # drawn in catalog order on the ground, never hidden by the land
+    if spec.draw in FLAT or not three_d:  # on the ground in catalog order, over the land
         props["parameters"] = {"depthCompare": "always", "depthWriteEnabled": False}
     if spec.pickable:
         props.update(auto_highlight=True, highlight_color=[255, 255, 255, 110])

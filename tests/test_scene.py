@@ -1,0 +1,343 @@
+"""The 3D twin (Map page): the scene built from the catalog, its files, and the page in chromium."""
+
+from __future__ import annotations
+
+import io
+import json
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import numpy as np
+import pandas as pd
+import pytest
+import shapely
+from PIL import Image
+
+# the browser fixtures and the app server of the app tests (one way to drive chromium)
+from test_app import DECK, Visit, _serve, browser, visit  # noqa: F401
+
+from twin.districts import district_frame, municipality_frame
+from twin.register import store
+from twin.scene.catalog import Colouring, catalog
+from twin.scene.city import (
+    build_scene,
+    camera,
+    deck_layer,
+    presets,
+    scene_deck,
+    scene_layers,
+)
+from twin.scene.explore import describe, export_geojson, search
+from twin.scene.layerdata import codes, colour_expression, tile_xy
+from twin.scene.static import STATIC_URL
+from twin.synth.city import synthesize
+
+XSS = "<img src=x onerror=alert(1)>"
+SCALE = 0.05
+CENTRE = "Centre (street level)"
+
+
+def _square(lon: float, lat: float, half_m: float = 9.0) -> shapely.Polygon:
+    dlat = half_m / 111_320
+    dlon = dlat / np.cos(np.radians(lat))
+    return shapely.box(lon - dlon, lat - dlat, lon + dlon, lat + dlat)
+
+
+@pytest.fixture(scope="module")
+def city(loaded: str, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A thin synthetic city and a tall building named with markup, before and after."""
+    synthesize(seed=1, scale=SCALE, url=loaded, raster_dir=tmp_path_factory.mktemp("rasters"))
+    before = store.list_assets("building", url=loaded)["changed_at"].max()
+    # the tower stands in the middle of the centre's street-level view
+    west, south, east, north = presets(district_frame(loaded), municipality_frame(loaded))[CENTRE]
+    tower_at = ((west + east) / 2, (south + north) / 2)
+    tower = store.create(
+        "building",
+        {"name": XSS, "use": "public", "floors": 20, "height_m": 64.0, "ownership": "municipal",
+         "address": "Testna ulica 1, 2000 Maribor"},
+        _square(*tower_at, half_m=14),
+        actor=store.Actor("scene-test", "editor"),
+        reason="scene test",
+        url=loaded,
+    )  # fmt: skip
+    return {"url": loaded, "tower": tower, "before": before, "at": tower_at}
+
+
+@pytest.fixture(scope="module")
+def scene(city: dict, tmp_path_factory: pytest.TempPathFactory):
+    static = tmp_path_factory.mktemp("static")
+    return build_scene(city["url"], directory=static), static
+
+
+def _file(static: Path, url: str) -> Path:
+    assert url.startswith(f"{STATIC_URL}/")
+    return static / url.removeprefix(f"{STATIC_URL}/")
+
+
+# --- the scene, built from the catalog --------------------------------------------------------
+
+
+def test_every_scene_layer_of_the_catalog_is_drawn(scene) -> None:
+    built, _ = scene
+    on_scene = [spec.id for spec in catalog().values() if spec.group]
+    assert set(built.layers) == set(on_scene)
+    assert [spec.id for spec in scene_layers()] == list(built.layers)  # catalog order
+    required = ["buildings", "street_lights", "sensors", "mobile_sites", "fiber_segments",
+                "brownfields", "bus_routes", "bus_stops", "district_labels", "roads"]  # fmt: skip
+    for layer_id in required:
+        assert layer_id in built.layers
+        deck = deck_layer(built.layers[layer_id])
+        assert deck is not None
+        assert deck.id == layer_id
+
+
+def test_buildings_travel_as_tiles_with_compact_coordinates(scene, city: dict) -> None:
+    built, static = scene
+    buildings = built.layers["buildings"]
+    assert isinstance(buildings.data, str)
+    assert buildings.data.endswith("/{z}/{x}/{y}.json")
+    root = _file(static, buildings.data.split("/{z}")[0])
+    frame = buildings.frame
+    assert city["tower"] in set(frame["id"])
+    west, south, east, north = buildings.extent
+    levels = {}
+    for zoom in (13, 14):
+        x0, y1 = tile_xy(west, south, zoom)
+        x1, y0 = tile_xy(east, north, zoom)
+        features = []
+        for x in range(int(x0), int(x1) + 1):
+            for y in range(int(y0), int(y1) + 1):
+                # every tile of the extent exists (a missing one would fail in the browser)
+                features += json.loads((root / str(zoom) / str(x) / f"{y}.json").read_text())
+        levels[zoom] = features
+    # the detail level holds every building once; the overview leaves the outbuildings out
+    assert sorted(f["properties"]["id"] for f in levels[14]) == sorted(frame["id"])
+    outbuildings = int((frame["use"] == "outbuilding").sum())
+    assert outbuildings > 0
+    assert len(levels[13]) == len(frame) - outbuildings
+    tower = next(f for f in levels[14] if f["properties"]["id"] == city["tower"])
+    assert tower["properties"]["h"] == 64
+    assert tower["properties"]["tt_title"] == XSS
+    ring = tower["geometry"]["coordinates"][0]
+    assert len(ring) == 4  # open ring: deck.gl closes it
+    assert all(round(v, 5) == v for xy in ring for v in xy)
+
+
+def test_big_layers_never_travel_inside_the_page(scene) -> None:
+    built, static = scene
+    municipality = built.layers["municipality"].frame
+    bounds = presets(built.layers["districts"].frame, municipality)["Whole city"]
+    view = camera(bounds, three_d=True)
+    deck = scene_deck(built, municipality, view, visible=set(built.layers))
+    spec = deck.to_json()
+    assert len(spec) < 1_000_000
+    assert "http" not in spec
+    assert deck.map_provider is None
+    layers = {layer["id"]: layer for layer in json.loads(spec)["layers"]}
+    for layer_id in ["buildings", "street_lights", "roads", "local_streets", "fiber_segments"]:
+        url = layers[layer_id]["data"]
+        assert url.startswith(f"{STATIC_URL}/scene/")
+        if "{z}" not in url:
+            records = json.loads(_file(static, url).read_text())
+            assert len(records) >= len(built.layers[layer_id].frame)
+            flat = records[0]["p"]
+            assert all(isinstance(v, float | int) for v in flat)  # flat [x, y, …]
+    assert layers["buildings"]["@@type"] == "TileLayer"
+    assert layers["buildings"]["extruded"] is True
+    flat = scene_deck(built, municipality, camera(bounds, three_d=False), visible={"buildings"},
+                      three_d=False)  # fmt: skip
+    (drawn,) = [la for la in json.loads(flat.to_json())["layers"] if la["id"] == "buildings"]
+    assert drawn["extruded"] is False
+
+
+def test_files_are_written_once_per_content(scene, city: dict) -> None:
+    built, static = scene
+    again = build_scene(city["url"], directory=static)
+    assert again.layers["buildings"].data == built.layers["buildings"].data
+    assert again.layers["street_lights"].data == built.layers["street_lights"].data
+    assert not list((static / "scene").glob(".tmp-*"))
+
+
+def test_colourings_code_every_value() -> None:
+    by_use = catalog()["buildings"].colour_by["use"]
+    frame = pd.DataFrame({"use": ["residential", "public", "castle", None]})
+    assert codes(frame, by_use).tolist() == [0, 4, len(by_use.values), len(by_use.values)]
+    years = catalog()["buildings"].colour_by["year_built"]
+    frame = pd.DataFrame({"year_built": [1900, 1918, 1919, 2024, None]})
+    assert codes(frame, years).tolist() == [0, 0, 1, 5, 6]
+    expression = colour_expression(by_use, "properties.k_use")
+    assert expression.startswith("properties.k_use == 0 ? [235, 200, 150, 255] : ")
+    assert expression.endswith(str(list(by_use.other)))
+    with pytest.raises(ValueError, match="one colour more"):
+        Colouring(field="x", title="x", bins=(1, 2), ramp=((0, 0, 0, 0),))
+
+
+def test_search_finds_assets_addresses_and_streets(city: dict) -> None:
+    url = city["url"]
+    hits = search("testna ulica", url)
+    assert (hits["kind"] == "address").any()
+    assert city["tower"] in set(hits["id"])
+    by_name = search(XSS, url)
+    assert by_name.iloc[0]["id"] == city["tower"]
+    assert abs(by_name.iloc[0]["lon"] - city["at"][0]) < 1e-4
+    assert abs(by_name.iloc[0]["lat"] - city["at"][1]) < 1e-4
+    streets = search("Partizanska", url)
+    assert (streets["kind"] == "street").any()
+    assert search("%", url).empty  # a literal percent sign, not "anything"
+    assert search("   ", url).empty
+
+
+def test_panel_shows_attributes_and_history(scene, city: dict) -> None:
+    built, _ = scene
+    picked = describe(built, "buildings", city["tower"], url=city["url"])
+    values = dict(zip(picked.attributes["field"], picked.attributes["value"], strict=True))
+    assert values["name"] == XSS
+    assert values["height_m"] == "64.0"
+    assert [v.operation for v in picked.history] == ["insert"]
+    assert picked.history[0].changed_by == "scene-test"
+
+
+def test_as_of_shows_the_register_as_it_was(city: dict, tmp_path: Path) -> None:
+    then = build_scene(city["url"], as_of=city["before"], directory=tmp_path)
+    assert city["tower"] not in set(then.layers["buildings"].frame["id"])
+    now_ids = set(store.list_assets("building", url=city["url"])["id"])
+    assert set(then.layers["buildings"].frame["id"]) == now_ids - {city["tower"]}
+
+
+def test_export_has_the_visible_features_of_the_view(scene, city: dict) -> None:
+    built, _ = scene
+    lon, lat = city["at"]
+    box = (lon - 0.002, lat - 0.002, lon + 0.002, lat + 0.002)
+    payload, count = export_geojson(built, {"buildings", "street_lights"}, box)
+    collection = json.loads(payload)
+    assert len(collection["features"]) == count > 0
+    layers = {f["properties"]["layer"] for f in collection["features"]}
+    assert layers <= {"buildings", "street_lights"}
+    (tower,) = [f for f in collection["features"] if f["properties"].get("id") == city["tower"]]
+    assert tower["properties"]["name"] == XSS
+    assert tower["geometry"]["type"] == "Polygon"
+    nothing, none = export_geojson(built, set(), box)
+    assert none == 0
+    assert json.loads(nothing)["features"] == []
+
+
+# --- the Map page in a real browser -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def scene_app(city: dict, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with _serve(city["url"], tmp_path_factory.mktemp("scene-app") / "streamlit.log") as app:
+        yield app
+
+
+def _saturated(png: bytes) -> float:
+    """Return the share of clearly coloured pixels (buildings, not the grey or paper ground)."""
+    rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    h, w, _ = rgb.shape
+    centre = rgb[h // 6 : h * 5 // 6, w // 6 : w * 5 // 6].reshape(-1, 3)
+    return float(((centre.max(axis=1) - centre.min(axis=1)) > 45).mean())
+
+
+def _settled(canvas, at_least: float = 0.0, timeout: float = 60) -> tuple[bytes, float]:
+    """Take screenshots until the picture stops changing (and is coloured enough)."""
+    deadline = time.monotonic() + timeout
+    last, share = canvas.screenshot(), -1.0
+    while time.monotonic() < deadline:
+        time.sleep(1.5)
+        shot = canvas.screenshot()
+        share = _saturated(shot)
+        if shot == last and share >= at_least:
+            return shot, share
+        last = shot
+    return last, share
+
+
+def _choose(page, label: str, option: str) -> None:
+    page.locator("[data-testid='stSelectbox']").filter(has_text=label).click()
+    page.get_by_role("option", name=option, exact=True).click()
+
+
+def _switch(page, title: str) -> None:
+    """Click a layer's switch (Streamlit hides the input; the label takes the click)."""
+    checkbox = page.locator("[data-testid='stCheckbox']").filter(
+        has=page.get_by_text(title, exact=True)
+    )
+    checkbox.locator("label").click()
+
+
+def _draws_buildings_and_switches_them(page, canvas) -> None:
+    # street level in the centre: buildings fill the middle of the map
+    _choose(page, "Camera", CENTRE)
+    with_buildings, share = _settled(canvas, at_least=0.05)
+    assert share > 0.05, "no buildings drawn in the middle of the map"
+    # switching the buildings off changes the picture
+    _switch(page, "Buildings")
+    without, share_off = _settled(canvas)
+    assert without != with_buildings
+    assert share_off < share / 2
+    _switch(page, "Buildings")
+
+
+@pytest.mark.browser
+def test_map_page_draws_picks_and_escapes(scene_app: str, visit: Visit) -> None:  # noqa: F811
+    page = visit.page
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(scene_app)
+    canvas = page.locator(f"{DECK} canvas").first
+    canvas.wait_for(timeout=60_000)
+
+    _draws_buildings_and_switches_them(page, canvas)
+
+    # hover and click the middle of the map, where the tower stands (the whole map in sight
+    # first: a click on a map the browser scrolls into view would be a drag)
+    canvas.scroll_into_view_if_needed()
+    _settled(canvas, at_least=0.05)
+    box = canvas.bounding_box()
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2 - 20
+    page.mouse.move(x, y)
+    tooltip = page.locator(".deck-tooltip").first
+    tooltip.wait_for(timeout=10_000)
+    assert XSS in tooltip.inner_text()
+    assert tooltip.locator("img").count() == 0
+    # deck.gl takes a click only when the button goes up within 250 ms of going down; with
+    # software rendering (SwiftShader, no GPU) a frame drawn between the two may take longer
+    # on a busy machine: click on the flat (2D) map, which draws fast, and try again if needed
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    page.get_by_text("3D", exact=True).click()
+    _settled(canvas)
+    history_tab = page.get_by_role("tab", name="History")
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    for _ in range(5):
+        page.mouse.click(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+        try:
+            history_tab.wait_for(timeout=10_000)
+            break
+        except PlaywrightTimeout:
+            continue
+    history_tab.wait_for(timeout=30_000)
+    side = page.locator("[data-testid='stMain']")
+    assert XSS in side.inner_text()  # the name, shown as text
+    page.get_by_role("tab", name="History").click()
+    page.get_by_text("scene test").wait_for(timeout=10_000)
+
+    # the search finds it by its address
+    page.get_by_label("Search a street, address, asset id or name").fill("Testna ulica")
+    page.keyboard.press("Enter")
+    results = page.locator("[data-testid='stSelectbox']").filter(has_text="Results")
+    results.wait_for(timeout=30_000)
+    shown = results.inner_text() + " ".join(
+        field.input_value() for field in results.locator("input").all()
+    )
+    assert "address: Testna ulica 1, 2000 Maribor" in shown
+    assert page.locator("img[src='x']").count() == 0
+    assert dialogs == []
+    assert page.locator("[data-testid='stException']").count() == 0
+
+    hosts = {urlsplit(u).hostname for u in visit.outside}
+    assert visit.outside == [], hosts
+    assert visit.errors == []
