@@ -58,8 +58,9 @@ ROAD_WIDTH_SCALE = 2.0
 #: Kinds of layer drawn flat on the ground (in catalog order, without depth test): a layer
 #: after the buildings (``order``) is drawn over them.
 FLAT = ("polygon", "line", "point", "label")
-#: Alpha of the fill of ground polygons styled by category (districts): a faint tint.
-GROUND_ALPHA = 28
+#: Ground polygons styled by category (districts) are filled at this share of their
+#: catalog alpha: a tint that leaves the buildings the strongest colours of the scene.
+GROUND_TINT = 0.5
 
 
 @dataclass
@@ -108,7 +109,8 @@ def _columns(spec: Layer, frame: gpd.GeoDataFrame) -> pd.DataFrame:
         out["w"] = styles.map(lambda s: s.line_width_px)
         out["c"] = styles.map(lambda s: list(s.line or s.fill or (0, 0, 0, 0)))
         if spec.geometry == "polygon":  # a faint fill: the scene's ground stays light
-            out["f"] = styles.map(lambda s: [*(s.fill or (0, 0, 0, 0))[:3], GROUND_ALPHA])
+            fills = styles.map(lambda s: s.fill or (0, 0, 0, 0))
+            out["f"] = fills.map(lambda c: [*c[:3], round(c[3] * GROUND_TINT)])
     if spec.label is not None:
         out["t"] = frame[spec.label].astype(str)
     if spec.pickable:

@@ -21,6 +21,8 @@ from twin.sensors.latest import latest
 
 #: At most this many hits of each kind (assets, addresses, streets) per search.
 SEARCH_LIMIT = 20
+#: A category of at most this many features lists their names in the legend.
+NAMES_LISTED = 20
 #: At most this many features in one GeoJSON export.
 EXPORT_LIMIT = 200_000
 _SWATCH = (
@@ -60,6 +62,9 @@ def legend_html(scene: Scene, visible: set[str], colouring: dict[str, str]) -> s
         chosen = spec.colour_by.get(colouring.get(layer_id, "")) or next(
             iter(spec.colour_by.values()), None
         )
+        if chosen is None and spec.styles and spec.category in prepared.frame:
+            entries.append(f"<b>{html.escape(spec.title)}</b>{count}" + _categories(prepared))
+            continue
         if chosen is None:
             colour = spec.style.fill or spec.style.line or (90, 90, 90, 255)
             entries.append(
@@ -76,6 +81,23 @@ def legend_html(scene: Scene, visible: set[str], colouring: dict[str, str]) -> s
         )
     items = "".join(f"<div style='margin-bottom:0.45em'>{e}</div>" for e in entries)
     return f"<div style='font-size:0.85rem;line-height:1.4'>{items}</div>"
+
+
+def _categories(prepared: PreparedLayer) -> str:
+    """Return the legend rows of a layer styled by category, naming the few features."""
+    spec, frame = prepared.spec, prepared.frame
+    values = frame[spec.category].astype(str)
+    rows = []
+    for value, style in spec.styles.items():
+        names = frame.loc[values == value, "name"].astype(str) if "name" in frame else []
+        listed = ", ".join(names) if 0 < len(names) <= NAMES_LISTED else ""
+        rows.append(
+            f"<div>{_SWATCH.format(_rgba(style.fill or style.line or (90, 90, 90, 255)))}"
+            f"{int((values == value).sum())} {html.escape(style.legend or value)}"
+            + (f"<br/><small>{html.escape(listed)}</small>" if listed else "")
+            + "</div>"
+        )
+    return f"<div style='margin-left:0.6em'>{''.join(rows)}</div>"
 
 
 def search(text: str, url: str | None = None, limit: int = SEARCH_LIMIT) -> pd.DataFrame:
