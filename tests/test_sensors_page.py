@@ -23,7 +23,17 @@ import streamlit as st
 from conftest import REPO
 from PIL import Image
 from streamlit.testing.v1 import AppTest
-from test_app import CHROMIUM, CHROMIUM_ARGS, DECK, LOCAL_HOSTS, Visit, _no_browser, _serve
+from test_app import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    DECK,
+    LOCAL_HOSTS,
+    Visit,
+    _canvas_point,
+    _no_browser,
+    _serve,
+    _tooltip_at,
+)
 
 from twin import db
 from twin.config import get_settings
@@ -37,13 +47,15 @@ ARSO = REPO / "gis_data" / "air_quality_arso_sample.xml"
 XSS = "<img src=x onerror=alert(1)>"
 #: The page's own test sensors: one with a hostile name, one synthetic.
 HOSTILE, SYNTHETIC = "PGX1", "PGS1"
+#: Where they stand (lon, lat), apart from the ARSO stations.
+HOSTILE_POINT, SYNTHETIC_POINT = (15.6102, 46.5361), (15.6802, 46.5421)
 SENSORS_SQL = """
 INSERT INTO register.sensor (name, kind, observed_properties, station_code, synthetic,
                              reporting_interval_s, geom)
 VALUES (%(xss)s, 'air_quality', 'no2;pm10', 'PGX1', false, 3600,
-        ST_Transform(ST_SetSRID(ST_MakePoint(15.6402, 46.5561), 4326), 3794)),
+        ST_Transform(ST_SetSRID(ST_MakePoint(%(x1)s, %(y1)s), 4326), 3794)),
        (NULL, 'noise', 'noise', 'PGS1', true, 3600,
-        ST_Transform(ST_SetSRID(ST_MakePoint(15.6502, 46.5621), 4326), 3794))
+        ST_Transform(ST_SetSRID(ST_MakePoint(%(x2)s, %(y2)s), 4326), 3794))
 """
 
 
@@ -152,7 +164,8 @@ def sensor_db(loaded: str) -> dict:
     hours = pd.date_range(end=now - pd.Timedelta(minutes=1), periods=48, freq="h")
     no2 = [20.0 + (k % 12) for k in range(48)]
     with psycopg.connect(loaded) as conn:
-        conn.execute(SENSORS_SQL, {"xss": XSS})
+        conn.execute(SENSORS_SQL, {"xss": XSS, "x1": HOSTILE_POINT[0], "y1": HOSTILE_POINT[1],
+                                   "x2": SYNTHETIC_POINT[0], "y2": SYNTHETIC_POINT[1]})  # fmt: skip
         ingest(conn, _readings(HOSTILE, "no2", hours, no2), "test")
         ingest(conn, _readings(SYNTHETIC, "noise", hours[-3:], [55.0, 56.0, 57.5]), "test")
     with psycopg.connect(loaded) as conn:
@@ -485,9 +498,14 @@ def worker(sensor_db: dict, mqtt_url: str, tmp_path: Path) -> Iterator[Worker]:
         running.stop()
 
 
-def _cells(page) -> list[str]:
-    """The texts of the cells the streams table shows (its accessible copy of the grid)."""
-    return page.locator("[data-testid='stDataFrame'] table td").all_inner_texts()
+def _cells(page, until: str, timeout: float = 5.0) -> list[str]:
+    """The texts of the cells the tables show (their accessible copies of the grids), once
+    one of them is ``until`` (or ``timeout`` seconds have passed)."""
+    cells = page.locator("[data-testid='stDataFrame'] table td")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and until not in cells.all_inner_texts():
+        time.sleep(0.2)
+    return cells.all_inner_texts()
 
 
 def _click_row(page, code: str) -> None:
@@ -499,6 +517,38 @@ def _click_row(page, code: str) -> None:
     box = grid.bounding_box()
     row_px = box["height"] / len(rows) if len(rows) < 10 else 35  # Streamlit's row height
     page.mouse.click(box["x"] + 15, box["y"] + row_px * index + row_px / 2)
+
+
+def _view(url: str) -> dict:
+    """The map's initial view (the municipality's bounds), as ``_pixel`` takes it."""
+    from twin.districts import municipality_frame
+    from twin.scene.districts import view_state
+
+    state = view_state(tuple(float(v) for v in municipality_frame(url).total_bounds))
+    return {"longitude": state.longitude, "latitude": state.latitude, "zoom": state.zoom}
+
+
+def _map_shows_text_and_opens_on_click(page, url: str) -> None:
+    """Hover the hostile sensor (its name is text), click the synthetic one (it opens)."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    main = page.locator("[data-testid='stMain']")
+    canvas = page.locator(f"{DECK} canvas").first
+    canvas.scroll_into_view_if_needed()
+    view = _view(url)
+    tooltip = _tooltip_at(page, canvas, view, HOSTILE_POINT, XSS)
+    assert XSS in tooltip.inner_text()
+    assert tooltip.locator("img").count() == 0
+    _tooltip_at(page, canvas, view, SYNTHETIC_POINT, SYNTHETIC)
+    heading = main.get_by_role("heading", name=f"{SYNTHETIC} · noise")
+    for _ in range(3):  # deck.gl's pick on the CPU renderer may miss the first click
+        page.mouse.click(*_canvas_point(canvas, view, *SYNTHETIC_POINT))
+        try:
+            heading.wait_for(timeout=10_000)
+            break
+        except PlaywrightTimeout:
+            continue
+    assert heading.is_visible()
 
 
 def _draws(page, colour: tuple[int, ...]) -> bool:
@@ -561,10 +611,7 @@ def test_the_page_shows_a_reading_published_over_mqtt_within_5_s_without_reloadi
         assert shown_after < 5.0
         main.get_by_text("above the limit value").first.wait_for(timeout=5_000)
         # the table lists the exceeded stream first, with the new value
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline and "250" not in _cells(page):
-            time.sleep(0.2)
-        cells = _cells(page)
+        cells = _cells(page, until="250")
         assert "250" in cells
         assert XSS in cells
         assert page.evaluate("window.__sensorsMarker") == "kept", "the page was reloaded"
@@ -575,8 +622,10 @@ def test_the_page_shows_a_reading_published_over_mqtt_within_5_s_without_reloadi
         _click_row(page, HOSTILE)
         heading.wait_for(timeout=30_000)
 
-        # the dot on the map turned red: the limit colour is drawn
+        # the dot on the map turned red: the limit colour is drawn (before a click on the
+        # map selects a dot and fades the others)
         assert _draws(page, live_style("limit")), "no dot in the limit colour"
+        _map_shows_text_and_opens_on_click(page, sensor_db["url"])
 
         page.set_viewport_size({"width": 1400, "height": 2600})
         time.sleep(2.5)
