@@ -22,6 +22,7 @@ import pytest
 import streamlit as st
 from conftest import REPO
 from PIL import Image
+from psycopg import sql
 from streamlit.testing.v1 import AppTest
 from test_app import (
     CHROMIUM,
@@ -156,9 +157,35 @@ def test_far_thresholds_are_left_off_the_chart_but_the_lowest_stays() -> None:
 # --- the database side ------------------------------------------------------------------------
 
 
+def _other_database(url: str, name: str) -> str:
+    return urlsplit(url)._replace(path=f"/{name}").geturl()
+
+
+def _loaded_database(url: str, name: str) -> str:
+    """Create the database ``name`` next to ``url``, migrated and with the Maribor data.
+
+    The page's tests keep to databases of their own: they add sensors and readings that
+    other modules' counts must not see, and they must not see those modules' readings.
+    """
+    from twin.load.maribor import load
+
+    with db.connect(_other_database(url, "postgres"), autocommit=True) as conn:
+        conn.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    own = _other_database(url, name)
+    with db.connect(own, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+    db.migrate(own)
+    load(url=own)
+    return own
+
+
 @pytest.fixture(scope="module")
-def sensor_db(loaded: str) -> dict:
-    """The loaded test database with the ARSO sample and the page's two test sensors."""
+def sensor_db(db_url: str) -> dict:
+    """A loaded database of its own with the ARSO sample and the page's two test sensors."""
+    loaded = _loaded_database(db_url, "twin_sensors_page")
     ArsoAdapter(ARSO).run(loaded)
     now = pd.Timestamp.now(tz="UTC").floor("s")
     hours = pd.date_range(end=now - pd.Timedelta(minutes=1), periods=48, freq="h")
@@ -248,29 +275,14 @@ def _run(url: str, fresh_app: pytest.MonkeyPatch) -> AppTest:
     return app
 
 
-def _other_database(url: str, name: str) -> str:
-    return urlsplit(url)._replace(path=f"/{name}").geturl()
-
-
 @pytest.fixture(scope="module")
-def empty_db(loaded: str) -> str:
+def empty_db(db_url: str) -> str:
     """A database of its own with the Maribor data but no sensor reading."""
-    from twin.load.maribor import load
-
-    admin = _other_database(loaded, "postgres")
-    with db.connect(admin, autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS twin_sensors_empty WITH (FORCE)")
-        conn.execute("CREATE DATABASE twin_sensors_empty")
-    url = _other_database(loaded, "twin_sensors_empty")
-    with db.connect(url, autocommit=True) as conn:
-        conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
-    db.migrate(url)
-    load(url=url)
-    return url
+    return _loaded_database(db_url, "twin_sensors_empty")
 
 
-def test_the_page_says_what_to_run_without_twin_tables(loaded: str, fresh_app) -> None:
-    app = _run(_other_database(loaded, "postgres"), fresh_app)
+def test_the_page_says_what_to_run_without_twin_tables(db_url: str, fresh_app) -> None:
+    app = _run(_other_database(db_url, "postgres"), fresh_app)
     assert len(app.error) == 1
     assert "twin tables" in app.error[0].value
     assert "`twin db up` and then `twin load maribor`" in app.info[0].value
