@@ -48,6 +48,8 @@ TOOLTIP_TEXT = "{tt_title}\n{tt_text}"
 #: Camera of the 3D view (degrees), and the zoom of a view on one place.
 PITCH_3D, BEARING_3D = 50.0, -20.0
 STREET_ZOOM = 16.8
+#: Zoom added to a fitted view when it is tilted.
+TILT_ZOOM = 0.2
 #: Places smaller than these (m) are shown at street zoom, or a little farther.
 SMALL_M, MEDIUM_M = 150.0, 1200.0
 #: Inline layers larger than this travel by URL whatever the catalog says (bytes).
@@ -402,6 +404,8 @@ def camera(bounds: tuple[float, float, float, float], *, three_d: bool,
            max_zoom: float | None = None) -> pdk.ViewState:  # fmt: skip
     """Return the view that fits ``bounds``, tilted in 3D."""
     view = view_state(bounds, width_px=SCENE_WIDTH_PX, height_px=SCENE_HEIGHT_PX)
+    if three_d:  # a tilted view shows the far half smaller: come a little closer
+        view.zoom = round(float(view.zoom) + TILT_ZOOM, 2)
     if max_zoom is not None:
         view.zoom = min(float(view.zoom), max_zoom)
     view.min_zoom, view.max_zoom = 9, 20

@@ -40,7 +40,7 @@ _READERS = {"districts": district_frame, "municipality": municipality_frame, "ro
 #: Severity of a sensor's threshold states: a sensor shows its worst datastream.
 SEVERITY = {"alert": 5, "limit": 4, "information": 3, "target": 2, "ok": 1, "below_detection": 0}
 #: Height (m) of a sensor column per severity step, and of one without a state.
-SENSOR_STEP_M, SENSOR_BASE_M = 25.0, 20.0
+SENSOR_STEP_M, SENSOR_BASE_M = 15.0, 12.0
 #: Zoom levels of the building tiles: overview (without outbuildings) and detail.
 TILE_ZOOMS = (13, 14)
 OVERVIEW_LEAVES_OUT = ("outbuilding",)
