@@ -269,7 +269,7 @@ def export_geojson(
         if layer_id not in visible or prepared.frame.empty or spec.draw == "label":
             continue
         frame = prepared.frame.cx[west:east, south:north]
-        keep = [c for c in ["id", "name", *spec.fields] if c in frame.columns]
+        keep = [c for c in dict.fromkeys(["id", "name", *spec.fields]) if c in frame.columns]
         part = gpd.GeoDataFrame(frame[keep].assign(layer=layer_id), geometry=frame.geometry)
         parts.append(part)
     if not parts:
