@@ -28,6 +28,7 @@ from twin.scene.city import (
     presets,
     scene_deck,
     scene_layers,
+    with_live,
 )
 from twin.scene.explore import describe, export_geojson, search
 from twin.scene.layerdata import codes, colour_expression, tile_xy
@@ -158,6 +159,18 @@ def test_files_are_written_once_per_content(scene, city: dict) -> None:
     assert again.layers["buildings"].data == built.layers["buildings"].data
     assert again.layers["street_lights"].data == built.layers["street_lights"].data
     assert not list((static / "scene").glob(".tmp-*"))
+
+
+def test_live_layers_are_read_anew_the_rest_kept(scene, city: dict) -> None:
+    built, static = scene
+    fresh = with_live(built, city["url"], directory=static)
+    assert list(fresh.layers) == list(built.layers)
+    for layer_id, prepared in fresh.layers.items():
+        if prepared.spec.source == "live":
+            assert prepared is not built.layers[layer_id]
+        else:
+            assert prepared is built.layers[layer_id]
+    assert any(p.spec.source == "live" for p in fresh.layers.values())
 
 
 def test_colourings_code_every_value() -> None:

@@ -7,12 +7,13 @@ files the browser fetches are written by :func:`twin.scene.city.build_scene`.
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any
 
 import streamlit as st
 
-from twin.scene.city import Scene, build_scene
+from twin.scene.city import Scene, build_scene, with_live
 from twin.scene.layerdata import register_version
 
 #: Session keys of the page.
@@ -23,6 +24,20 @@ PICKED, VIEW, MAP_N = "scene-picked", "scene-view", "scene-map-n"
 def scene(db_url: str, version: int, as_of: datetime | None) -> Scene:
     """Return the prepared scene of the register at ``version`` (or as of a moment)."""
     return build_scene(db_url, as_of=as_of, version=version)
+
+
+#: Seconds the live layers (the sensors' latest readings) are kept before being read again.
+LIVE_TTL_S = 15
+
+
+def live_scene(db_url: str, version: int, as_of: datetime | None) -> Scene:
+    """Return the scene with its live layers at most :data:`LIVE_TTL_S` seconds old."""
+    return _live(db_url, version, as_of, int(time.time() // LIVE_TTL_S))
+
+
+@st.cache_resource(max_entries=2, show_spinner=False)
+def _live(db_url: str, version: int, as_of: datetime | None, tick: int) -> Scene:  # noqa: ARG001 - the tick is part of the cache key
+    return with_live(scene(db_url, version, as_of), db_url)
 
 
 @st.cache_data(ttl="2s", show_spinner=False)

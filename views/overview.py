@@ -50,7 +50,7 @@ with top[3]:
 as_of = datetime.combine(as_of_day, time(23, 59)).astimezone() if as_of_on else None
 
 try:
-    scene = sc.scene(db_url, version, as_of)
+    scene = sc.live_scene(db_url, version, as_of)
 except TwinError as exc:
     _data.stop_not_ready(exc)
 

@@ -203,6 +203,37 @@ def build_scene(
     return scene
 
 
+def with_live(scene: Scene, url: str | None = None, directory: Path | None = None) -> Scene:
+    """Return the scene with its live layers (``source = "live"``) read anew.
+
+    The register's layers change with the register; the sensors' latest readings change all
+    the time. The page keeps the first in a cache keyed by the register's version and
+    refreshes the second on their own (a few hundred rows, inline).
+
+    Parameters
+    ----------
+    scene
+        A prepared scene (left unchanged).
+    url
+        Database URL.
+    directory
+        Static directory of the layer files (the app's by default).
+
+    Returns
+    -------
+    Scene
+        A new scene with the same layers, in the same order, the live ones fresh.
+    """
+    fresh = Scene(version=scene.version, as_of=scene.as_of)
+    for layer_id, prepared in scene.layers.items():
+        spec = prepared.spec
+        live = spec.source == "live"
+        fresh.layers[layer_id] = (
+            prepare(spec, read_rows(spec, url), directory) if live else prepared
+        )
+    return fresh
+
+
 # --- the deck ---------------------------------------------------------------------------------
 
 
