@@ -35,7 +35,11 @@ with top[0]:
         placeholder="e.g. Partizanska, street_light:12, Mladinski dom",
     )
 with top[1]:
-    preset = st.selectbox("Camera", list(views), key="scene-preset")
+    asked = st.query_params.get("camera", "")  # a link may open on a preset
+    names = list(views)
+    preset = st.selectbox(
+        "Camera", names, index=names.index(asked) if asked in views else 0, key="scene-preset"
+    )
 with top[2]:
     three_d = st.toggle("3D", value=True, key="scene-3d")
 with top[3]:
