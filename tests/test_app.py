@@ -421,7 +421,12 @@ class Visit:
 
 @pytest.fixture
 def visit(browser) -> Iterator[Visit]:
-    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    yield from open_visit(browser, width=1280, height=800)
+
+
+def open_visit(browser, *, width: int, height: int) -> Iterator[Visit]:
+    """Open a tab that keeps the page on 127.0.0.1 and records outside requests and errors."""
+    context = browser.new_context(viewport={"width": width, "height": height})
     page = context.new_page()
     seen = Visit(page)
 

@@ -25,15 +25,13 @@ from PIL import Image
 from psycopg import sql
 from streamlit.testing.v1 import AppTest
 from test_app import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     DECK,
-    LOCAL_HOSTS,
     Visit,
     _canvas_point,
-    _no_browser,
     _serve,
     _tooltip_at,
+    browser,  # noqa: F401 - the module's browser fixture
+    open_visit,
 )
 
 from twin import db
@@ -432,38 +430,9 @@ def test_the_sensor_panel_charts_the_readings_with_the_threshold_lines(
 # --- the page in a real browser ---------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def browser():
-    try:
-        from playwright import sync_api
-    except ImportError:
-        _no_browser("playwright is not installed: run `scripts/setup.sh test`")
-    if not CHROMIUM.exists():
-        _no_browser(f"{CHROMIUM} is not installed: run `scripts/setup.sh test`")
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
-def visit(browser) -> Iterator[Visit]:
-    context = browser.new_context(viewport={"width": 1400, "height": 1000})
-    page = context.new_page()
-    seen = Visit(page)
-
-    def route(route) -> None:
-        if urlsplit(route.request.url).hostname in LOCAL_HOSTS:
-            route.continue_()
-        else:
-            seen.outside.append(route.request.url)
-            route.abort()
-
-    context.route("**/*", route)
-    page.on("console", lambda m: m.type == "error" and seen.errors.append(m.text))
-    page.on("pageerror", lambda exc: seen.errors.append(str(exc)))
-    yield seen
-    context.close()
+def visit(browser) -> Iterator[Visit]:  # noqa: F811 - the imported fixture, as an argument
+    yield from open_visit(browser, width=1400, height=1000)
 
 
 class Worker:
