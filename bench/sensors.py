@@ -71,16 +71,23 @@ MEASURES = (
     f"to now ({_N_LATEST:,} observations over the monthly partitions), written by one SQL "
     "`INSERT … SELECT … generate_series` and `twin.latest_observations` filled as the ingest "
     "path leaves it by one `INSERT … SELECT DISTINCT ON` (both untimed), then `VACUUM "
-    "ANALYZE`. Ours: the map's query `twin/db/sql/sensors_latest.sql` (newest value per "
-    "datastream from `twin.latest_observations`, with sensor, D96/TM position, property, "
-    "unit, stale flag and threshold state), executed and every row fetched (binary) by "
-    "psycopg on an open connection; the server's execution time is reported too. Baseline: "
-    "the same query with `twin.latest_observations` replaced by `SELECT DISTINCT ON "
-    "(datastream_id) … FROM twin.observations ORDER BY datastream_id, phenomenon_time DESC` "
-    "over the raw table; both are checked to return the same rows. A second row times "
-    "`twin.sensors.latest.latest()`, what the map calls: the same query, the rows in a pandas "
-    "DataFrame and the positions converted to WGS84 by PROJ. Each repetition runs ours, the "
-    "baseline and `latest()` once, one after another."
+    "ANALYZE`. Ours: `twin.sensors.latest.latest(conn)`, what the map and the Sensors page "
+    "call every few seconds, on an open connection: the newest value of every datastream "
+    "with its sensor, D96/TM and WGS84 position, property, unit, stale flag and threshold "
+    "state, as a pandas DataFrame. It reads the newest readings "
+    "(`twin.latest_observations`, kept by the ingest path) on every call, packed by the "
+    "server into one bytea of fixed-width records read by numpy in one call, and joins them "
+    "to the sensors, datastreams and thresholds it keeps in the process until "
+    "`sensors_latest_key.sql` (register version, newest datastream, thresholds; checked on "
+    "every call) reports a change; the first call, which reads those too, is in the notes. "
+    "Baseline: the same frame as one plain query, `twin/db/sql/sensors_latest.sql` with "
+    "`twin.latest_observations` replaced by `SELECT DISTINCT ON (datastream_id) … FROM "
+    "twin.observations ORDER BY datastream_id, phenomenon_time DESC` over the raw table, "
+    "executed and fetched (binary) by psycopg; its server execution time is reported too. "
+    "A second row times `sensors_latest.sql` itself (the same join over "
+    "`twin.latest_observations`, no cache) against the same baseline. Checked: all three "
+    "give the same rows, values, stale flags and threshold states. Each repetition runs "
+    "ours, the plain query and the baseline once, one after another."
 )
 
 
@@ -450,6 +457,25 @@ def _key(row: tuple[object, ...]) -> int:
     return int(str(row[0]))
 
 
+_COMPARED = ["datastream_id", "sensor_id", "property", "value", "stale", "threshold_state"]
+
+
+def _frame_rows(frame: pd.DataFrame) -> list[tuple[object, ...]]:
+    """The rows of a latest-value frame that the check compares, in datastream order."""
+    part = frame[_COMPARED].sort_values("datastream_id")
+    part = part.assign(
+        value=part["value"].astype(float).round(9).fillna(-1e300),
+        threshold_state=part["threshold_state"].astype("string").fillna(""),
+        stale=part["stale"].astype(bool),
+        sensor_id=part["sensor_id"].astype(str),
+    )
+    return list(part.itertuples(index=False, name=None))
+
+
+def _plain_frame(rows: list[tuple[object, ...]], names: list[str]) -> pd.DataFrame:
+    return pd.DataFrame(rows, columns=names)
+
+
 def _measure_latest(ctx: Context) -> list[Result]:
     ctx.log(f"{NAME}: filling {_N_LATEST:,} observations for the latest-value query (untimed)")
     fill = _fill_latest(ctx)
@@ -461,52 +487,62 @@ def _measure_latest(ctx: Context) -> list[Result]:
     )
     if n_obs != _N_LATEST:
         raise SetupError(f"the fill wrote {n_obs} observations, expected {_N_LATEST}")
-    ours_query, naive_query = sql_text("sensors_latest"), naive_latest_query()
-    runs: dict[str, list[float]] = {"ours": [], "naive": [], "frame": [], "server": []}
+    plain_query, naive_query = sql_text("sensors_latest"), naive_latest_query()
+    runs: dict[str, list[float]] = {"ours": [], "plain": [], "naive": [], "server": []}
     with connect(ctx.database.url, autocommit=True) as conn:
+        names = [c.name for c in conn.execute(plain_query + " LIMIT 0").description or ()]
+        first_s, frame = measure(lambda: latest(conn))  # reads the sensors into the cache
         for i in range(ctx.warmup + ctx.repeat):
-            ours_s, ours_rows = _timed_query(conn, ours_query)
+            ours_s, frame = measure(lambda: latest(conn))
+            plain_s, plain_rows = _timed_query(conn, plain_query)
             naive_s, naive_rows = _timed_query(conn, naive_query)
-            frame_s, frame = measure(lambda: latest(conn))
-            if sorted(ours_rows, key=_key) != sorted(naive_rows, key=_key):
+            if sorted(plain_rows, key=_key) != sorted(naive_rows, key=_key):
                 raise SetupError("the latest-value query and the DISTINCT ON baseline disagree")
-            if len(ours_rows) != n_streams or len(frame) != n_streams:
-                raise SetupError(f"the latest-value query returned {len(ours_rows)} rows")
-            ctx.log(f"{NAME}: latest {1000 * ours_s:.1f} ms, DISTINCT ON {naive_s:.2f} s, "
-                    f"latest() {1000 * frame_s:.1f} ms")  # fmt: skip
+            if _frame_rows(frame) != _frame_rows(_plain_frame(naive_rows, names)):
+                raise SetupError("latest() and the DISTINCT ON baseline disagree")
+            if len(plain_rows) != n_streams or len(frame) != n_streams:
+                raise SetupError(f"the latest-value query returned {len(plain_rows)} rows")
+            ctx.log(f"{NAME}: latest() {1000 * ours_s:.1f} ms, sensors_latest.sql "
+                    f"{1000 * plain_s:.1f} ms, DISTINCT ON {naive_s:.2f} s")  # fmt: skip
             if i >= ctx.warmup:
                 runs["ours"].append(ours_s)
+                runs["plain"].append(plain_s)
                 runs["naive"].append(naive_s)
-                runs["frame"].append(frame_s)
-                runs["server"].append(_server_ms(conn, ours_query) / 1000)
+                runs["server"].append(_server_ms(conn, plain_query) / 1000)
         naive_server_s = _server_ms(conn, naive_query) / 1000
     ours = Timing(tuple(runs["ours"]))
+    plain = Timing(tuple(runs["plain"]))
     server = Timing(tuple(runs["server"]))
+    naive = Timing(tuple(runs["naive"]))
     states = frame["threshold_state"].fillna("none").value_counts().sort_index()
     label = f"{NAME}: latest value of {n_streams:,} datastreams ({LATEST_SENSORS:,} sensors) over "
     label += f"{_N_LATEST:,} observations"
+    baseline = "the same frame from `SELECT DISTINCT ON (datastream_id) … FROM twin.observations`"
     return [
         Result(
-            f"{label}, `sensors_latest.sql`",
+            f"{label}, `twin.sensors.latest.latest()` (the map's frame)",
             ours,
-            "the same query over `SELECT DISTINCT ON (datastream_id) … FROM twin.observations`",
-            Timing(tuple(runs["naive"])),
-            f"ours {1000 * ours.median:.1f} ms median (aim < 20 ms), execute + fetch of all "
-            f"{n_streams:,} rows (14 columns, binary) on an open connection; the server's own "
-            f"execution time (EXPLAIN ANALYZE, TIMING OFF) {1000 * server.median:.1f} ms "
-            f"(min {1000 * server.min:.1f}), the baseline's {naive_server_s:.2f} s. "
-            f"{n_partitions} monthly partitions. Both return the same rows (checked). Threshold "
-            "states: " + ", ".join(f"{k} {v:,}" for k, v in states.items()),
+            baseline,
+            naive,
+            f"ours {1000 * ours.median:.1f} ms median (aim < 20 ms): all {n_streams:,} rows as "
+            f"a DataFrame of 19 columns, on an open connection, the sensors cached; the first "
+            f"call, which also reads the sensors, datastreams and thresholds, took "
+            f"{1000 * first_s:.0f} ms. Baseline: execute + fetch, binary; its server execution "
+            f"time {naive_server_s:.2f} s. {n_partitions} monthly partitions. The same rows, "
+            "values, stale flags and threshold states (checked). Threshold states: "
+            + ", ".join(f"{k} {v:,}" for k, v in states.items()),
         ),
         Result(
-            f"{label}, `twin.sensors.latest.latest()` (the map's frame)",
-            Timing(tuple(runs["frame"])),
-            "—",
-            None,
-            "the same query through the function the map calls: rows into a pandas DataFrame "
-            "and the positions converted from D96/TM to WGS84 by PROJ in one call (the query "
-            "returns D96/TM: `ST_Transform` row by row would cost more than the rest of the "
-            "query). Fill (untimed): " + ", ".join(f"{k} {v:.0f} s" for k, v in fill.items()),
+            f"{label}, `sensors_latest.sql` (one plain query, no cache)",
+            plain,
+            baseline,
+            naive,
+            f"the same frame as one join over `twin.latest_observations`, execute + fetch of "
+            f"all {n_streams:,} rows (14 columns, binary) as Python tuples: "
+            f"{1000 * plain.median:.1f} ms median, of which the server's own execution time "
+            f"(EXPLAIN ANALYZE, TIMING OFF) {1000 * server.median:.1f} ms "
+            f"(min {1000 * server.min:.1f}); the rest is making a Python object of every value. "
+            "Fill (untimed): " + ", ".join(f"{k} {v:.0f} s" for k, v in fill.items()),
         ),
     ]
 

@@ -14,6 +14,7 @@ import psycopg
 import pytest
 from defusedxml import ElementTree
 
+from twin.db._sql import sql_text
 from twin.sensors import observations
 from twin.sensors.adapters import ArsoAdapter, CsvAdapter
 from twin.sensors.catalog import thresholds
@@ -289,6 +290,51 @@ def test_the_map_gets_every_latest_value_with_position_and_threshold_state(loade
         assert state == expected, row
     e407 = shown[(shown["name"] == "MB Titova") & (shown["property"] == "no2")].iloc[0]
     assert (e407["value"], e407["threshold_state"]) == (450.0, "alert")
+
+
+def _comparable(frame: pd.DataFrame) -> pd.DataFrame:
+    out = frame.sort_values("datastream_id").reset_index(drop=True)
+    return out.assign(
+        phenomenon_time=pd.to_datetime(out["phenomenon_time"], utc=True).astype("int64"),
+        detection_limit=out["detection_limit"].astype(float),
+        value=out["value"].astype(float),
+        threshold_state=out["threshold_state"].astype("string").fillna(""),
+        datastream_id=out["datastream_id"].astype("int64"),
+    )
+
+
+@pytest.mark.usefixtures("arso")
+def test_the_cached_map_frame_equals_the_plain_query_and_follows_the_register(
+    loaded: str,
+) -> None:
+    def shown(conn: psycopg.Connection) -> pd.DataFrame:
+        frame = latest(conn)
+        plain = latest(conn, sql_text("sensors_latest"))
+        pd.testing.assert_frame_equal(_comparable(frame), _comparable(plain), check_dtype=False)
+        return frame
+
+    with psycopg.connect(loaded, autocommit=True) as conn:
+        before = shown(conn)
+        sensor = before.loc[before["external_id"] == "E407", "sensor_id"].iloc[0]
+        name, state = conn.execute(
+            "SELECT name, state FROM register.sensor WHERE id = %s", [sensor]
+        ).fetchone()
+        try:  # an edit in the register (as psql or QGIS would make it) shows on the next read
+            conn.execute("UPDATE register.sensor SET name = 'Moved <b>' WHERE id = %s", [sensor])
+            assert set(shown(conn).loc[lambda f: f["sensor_id"] == sensor, "name"]) == {"Moved <b>"}
+            conn.execute("UPDATE register.sensor SET state = 'retired' WHERE id = %s", [sensor])
+            assert sensor not in set(shown(conn)["sensor_id"])
+        finally:
+            conn.execute(
+                "UPDATE register.sensor SET name = %s, state = %s WHERE id = %s",
+                [name, state, sensor],
+            )
+        streams = len(shown(conn))
+        ingest(conn, _readings("E407", "temperature", "2032-06-01T00:00Z", [21.5]), "test")
+        after = shown(conn)  # a new datastream appears without a register change
+    assert len(after) == streams + 1
+    row = after[(after["sensor_id"] == sensor) & (after["property"] == "temperature")].iloc[0]
+    assert row["value"] == 21.5
 
 
 def test_replay_keys_stay_exact_over_centuries_and_many_datastreams() -> None:

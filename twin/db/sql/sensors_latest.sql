@@ -1,15 +1,16 @@
--- What the sensor map draws: the newest value of every datastream of a register sensor that
--- is not retired, read from twin.latest_observations (kept by the ingest path; the
--- observations themselves are not read). Per datastream: the sensor (id, name, kind, its
--- external id: the station or device code, else the register id; whether it is synthetic,
--- and the register's source of it), its position in D96/TM (e, n; the app converts to WGS84
--- for the map, see twin.sensors.latest), property and unit, the reading, whether it is stale
--- (older than three reporting intervals, one hour when the register gives none), and its
--- threshold state: the kind of the highest threshold of the property the value is above
--- ('alert', 'limit', 'information', 'target'), 'ok' under all of them, 'below_detection'
--- without a value, NULL for a property without thresholds. Daily and 8-hour thresholds are
--- compared with the newest value (a hint for the colour); twin.exceedances has the proper
--- means.
+-- What the sensor map draws, as one plain query (twin.sensors.latest reads the same frame in
+-- two parts, faster; the benchmark builds its DISTINCT ON baseline from this one): the newest
+-- value of every datastream of a register sensor that is not retired, read from
+-- twin.latest_observations (kept by the ingest path; the observations are not read). Per
+-- datastream: the sensor (id, name, kind, its external id: the station or device code, else
+-- the register id; whether it is synthetic, and the register's source of it), its position in
+-- D96/TM (e, n; the app converts to WGS84 for the map, see twin.sensors.latest), property and
+-- unit, the reading, whether it is stale (older than three reporting intervals, one hour when
+-- the register gives none), and its threshold state: the kind of the highest threshold of the
+-- property the value is above ('alert', 'limit', 'information', 'target'), 'ok' under all of
+-- them, 'below_detection' without a value, NULL for a property without thresholds. Daily and
+-- 8-hour thresholds are compared with the newest value (a hint for the colour);
+-- twin.exceedances has the proper means.
 WITH ranges AS (
     -- each threshold covers the values above it up to the next higher one of its property;
     -- 'ok' covers everything up to the lowest
