@@ -29,6 +29,8 @@ COLUMNS = ("datastream_id", "sensor_id", "name", "kind", "external_id", "synthet
            "detection_limit", "stale", "threshold_state")  # fmt: skip
 #: Quality of a reading by its code in ``sensors_latest_values.sql``.
 QUALITIES = ("ok", "below_detection", "suspect")
+#: Quality labels by code (the last for a code this module does not know).
+_QUALITY_LABELS = np.array([*QUALITIES, None], dtype=object)
 #: One record of ``sensors_latest_values.sql`` (big-endian, packed).
 _RECORD = np.dtype(
     [("id", ">i4"), ("time", ">i8"), ("value", ">f8"), ("limit", ">f8"), ("quality", ">i2")]
@@ -46,11 +48,20 @@ def _to_wgs84() -> Transformer:
 
 @dataclass(frozen=True)
 class _Streams:
-    """The cached part: datastreams with their sensors, and the thresholds per property."""
+    """The cached part: datastreams with their sensors, and the thresholds per property.
+
+    ``frame`` is indexed by datastream id; ``prop_code``, ``stale_after_us`` and
+    ``retired`` are its columns as numpy arrays (row order), ``limits`` has, per property
+    code with thresholds, the ascending threshold values and the state labels (``ok``
+    first, then the kind of each threshold).
+    """
 
     key: tuple[object, ...]
-    frame: pd.DataFrame  # indexed by datastream id
-    limits: dict[str, tuple[np.ndarray, np.ndarray]]  # property: (ascending values, kinds)
+    frame: pd.DataFrame
+    prop_code: np.ndarray
+    stale_after_us: np.ndarray
+    retired: np.ndarray
+    limits: dict[int, tuple[np.ndarray, np.ndarray]]
 
 
 _CACHE: dict[tuple[object, ...], _Streams] = {}
@@ -68,13 +79,21 @@ def _read_streams(conn: psycopg.Connection, key: tuple[object, ...]) -> _Streams
     lon, lat = _to_wgs84().transform(frame["e"].to_numpy(dtype=float),
                                      frame["n"].to_numpy(dtype=float))  # fmt: skip
     frame = frame.assign(lon=lon, lat=lat)
-    limits: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    codes, names = pd.factorize(frame["property"])
+    limits: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    known = {str(name): code for code, name in enumerate(names)}
     for prop, group in _rows(conn, "sensors_latest_thresholds").groupby("property", sort=False):
-        limits[str(prop)] = (
-            group["value"].to_numpy(dtype=float),
-            group["kind"].to_numpy(dtype=object),
-        )
-    return _Streams(key, frame, limits)
+        if str(prop) in known:
+            labels = np.concatenate([["ok"], group["kind"].to_numpy(dtype=object)])
+            limits[known[str(prop)]] = (group["value"].to_numpy(dtype=float), labels)
+    return _Streams(
+        key=key,
+        frame=frame[_STREAM_COLUMNS],
+        prop_code=np.asarray(codes, dtype=np.int64),
+        stale_after_us=frame["stale_after_s"].to_numpy(dtype=float) * 1e6,
+        retired=frame["retired"].to_numpy(dtype=bool),
+        limits=limits,
+    )
 
 
 def _streams(conn: psycopg.Connection, ids: np.ndarray) -> _Streams:
@@ -91,7 +110,7 @@ def _streams(conn: psycopg.Connection, ids: np.ndarray) -> _Streams:
     return cached
 
 
-def _states(properties: np.ndarray, values: np.ndarray, streams: _Streams) -> np.ndarray:
+def _states(codes: np.ndarray, values: np.ndarray, streams: _Streams) -> np.ndarray:
     """Compare each value with its property's thresholds, property by property.
 
     The state is the kind of the highest threshold the value is above, ``ok`` when it is
@@ -99,12 +118,11 @@ def _states(properties: np.ndarray, values: np.ndarray, streams: _Streams) -> np
     without thresholds (as ``sensors_latest.sql`` does it).
     """
     states = np.full(len(values), None, dtype=object)
-    for prop, (bounds, kinds) in streams.limits.items():
-        mine = properties == prop
+    for code, (bounds, labels) in streams.limits.items():
+        mine = codes == code
         if not mine.any():
             continue
         mine_values = values[mine]
-        labels = np.concatenate([np.array(["ok"], dtype=object), kinds])
         state = labels[np.searchsorted(bounds, mine_values, side="left")]
         state[np.isnan(mine_values)] = "below_detection"
         states[mine] = state
@@ -122,20 +140,17 @@ def _packed(conn: psycopg.Connection) -> pd.DataFrame:
     streams = _streams(conn, ids)
     position = streams.frame.index.get_indexer(pd.Index(ids))
     keep = position >= 0
-    retired = streams.frame["retired"].to_numpy(dtype=bool)
-    keep[keep] &= ~retired[position[keep]]
+    keep[keep] &= ~streams.retired[position[keep]]
     records, position = records[keep], position[keep]
-    frame = streams.frame.iloc[position][_STREAM_COLUMNS].reset_index()
     micros = records["time"].astype(np.int64)
     values = records["value"].astype(float)
-    quality = np.array([*QUALITIES, None], dtype=object)[records["quality"].astype(np.int64)]
-    stale_after = streams.frame["stale_after_s"].to_numpy(dtype=float)[position]
+    frame = streams.frame.iloc[position].reset_index()
     frame["phenomenon_time"] = pd.to_datetime(micros + _PG_EPOCH_US, unit="us", utc=True)
     frame["value"] = values
-    frame["quality"] = quality
+    frame["quality"] = _QUALITY_LABELS[records["quality"].astype(np.int64)]
     frame["detection_limit"] = records["limit"].astype(float)
-    frame["stale"] = micros < now_us - stale_after * 1e6
-    frame["threshold_state"] = _states(frame["property"].to_numpy(dtype=object), values, streams)
+    frame["stale"] = micros < now_us - streams.stale_after_us[position]
+    frame["threshold_state"] = _states(streams.prop_code[position], values, streams)
     frame["datastream_id"] = frame["datastream_id"].astype(np.int64)
     return frame[list(COLUMNS)]
 
