@@ -26,8 +26,11 @@ db: setup-run
 mqtt: setup-run
 	$(BIN)/twin mqtt up
 
+# The shipped ARSO hour is ingested too (replaying it stores nothing), so the Sensors page
+# shows the real stations' readings from the first run.
 load: db
 	$(BIN)/twin load maribor
+	$(BIN)/twin ingest arso gis_data/air_quality_arso_sample.xml
 
 synth: load
 	$(BIN)/twin synth --seed 1 --unless-present
