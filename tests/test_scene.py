@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import html
 import io
 import json
+import re
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -18,7 +21,10 @@ from PIL import Image
 # the browser fixtures and the app server of the app tests (one way to drive chromium)
 from test_app import DECK, Visit, _serve, browser, visit  # noqa: F401
 
+from twin.coverage import measure
+from twin.coverage.gaps import gaps
 from twin.districts import district_frame, municipality_frame
+from twin.kpi import Result, load_catalog
 from twin.register import store
 from twin.scene.catalog import Colouring, catalog
 from twin.scene.city import (
@@ -31,7 +37,9 @@ from twin.scene.city import (
     with_live,
 )
 from twin.scene.explore import describe, export_geojson, search
+from twin.scene.kpi import CHOROPLETH
 from twin.scene.layerdata import codes, colour_expression, tile_xy
+from twin.scene.overlays import coverage_overlay, district_values, kpi_overlay
 from twin.scene.static import STATIC_URL
 from twin.synth.city import synthesize
 
@@ -238,6 +246,88 @@ def test_export_has_the_visible_features_of_the_view(scene, city: dict) -> None:
     assert json.loads(nothing)["features"] == []
 
 
+# --- overlays: a KPI per district, coverage gaps ------------------------------------------------
+
+
+def _result(kpi_id: str, district_id: int | None, value: float | None) -> Result:
+    return Result(id=kpi_id, scope=str(district_id or "city"), scope_kind="MC",
+                  district_id=district_id, value=value, unit="%", numerator=None,
+                  denominator=None, target_2030=None, synthetic_share=None,
+                  computed_at=datetime.now(UTC))  # fmt: skip
+
+
+def test_kpi_overlay_fills_the_districts_by_value_and_direction(scene, city: dict) -> None:
+    built, _ = scene
+    districts = district_frame(city["url"])
+    ids = districts["id"].astype(int).tolist()
+    spec = catalog()[CHOROPLETH]
+    worse, better, none = (list(spec.style_of(s).fill) for s in ("worse", "better", "none"))
+    higher = next(k for k in load_catalog().kpi if k.spatial and k.direction == "higher")
+    kpi = higher.model_copy(update={"name_en": XSS, "unit": "<b>%</b>"})
+    values = {d: 10.0 * i for i, d in enumerate(ids[:-1])} | {ids[-1]: None}
+    results = [_result(kpi.id, d, v) for d, v in values.items()]
+    results += [_result(kpi.id, None, 99.0), _result("other", ids[0], 1e6)]
+    assert district_values(results, kpi.id).to_dict() == pytest.approx(
+        {d: (np.nan if v is None else v) for d, v in values.items()}, nan_ok=True
+    )
+
+    overlay = kpi_overlay(districts, results, kpi)
+    features = overlay.layer.data["features"]
+    by_id = dict(zip(districts["id"].astype(int), features, strict=True))
+    fills = [by_id[d]["properties"]["fill"] for d in ids]
+    assert fills[0] == worse  # the lowest value, higher is better
+    assert fills[-2] == better
+    assert fills[-1] == none  # no value
+    greens = [f[1] for f in fills[:-1]]
+    assert greens == sorted(greens)
+    assert len(set(map(tuple, fills[:-1]))) == len(ids) - 1  # every value its own shade
+    # the tooltip: the district's name, the value and the unit, as text
+    props = by_id[ids[1]]["properties"]
+    assert props["tt_title"] == districts.set_index("id").loc[ids[1], "name"]
+    assert props["tt_text"] == "10.00 <b>%</b>"
+    assert by_id[ids[-1]]["properties"]["tt_text"].startswith("no value")
+    assert XSS not in overlay.legend
+    assert html.escape(XSS) in overlay.legend
+    assert "&lt;b&gt;%&lt;/b&gt;" in overlay.legend
+
+    lower = kpi.model_copy(update={"direction": "lower"})
+    flipped = kpi_overlay(districts, results, lower).layer.data["features"]
+    assert (
+        dict(zip(districts["id"].astype(int), flipped, strict=True))[ids[0]]["properties"]["fill"]
+        == better
+    )
+
+    # on the scene: flat on the ground, over the district tint and under the roads
+    municipality = built.layers["municipality"].frame
+    view = camera(presets(districts, municipality)["Whole city"], three_d=True)
+    deck = scene_deck(built, municipality, view, visible=set(built.layers),
+                      overlays=[overlay.placed])  # fmt: skip
+    drawn = json.loads(deck.to_json())["layers"]
+    order = [layer["id"] for layer in drawn]
+    assert order.index("districts") < order.index(CHOROPLETH) < order.index("roads")
+    assert drawn[order.index(CHOROPLETH)]["parameters"]["depthCompare"] == "always"
+    plain = scene_deck(built, municipality, view, visible=set(built.layers))
+    assert CHOROPLETH not in plain.to_json()  # off unless chosen
+
+
+def test_coverage_overlay_has_the_cells_of_uncovered_people(city: dict) -> None:
+    cells = gaps("5g", city["url"])
+    people = measure("5g", city["url"]).people
+    people = people[people["in_city"]]
+    uncovered = int(people.loc[~people["covered"].astype(bool), "population"].sum())
+    assert uncovered > 0
+    overlay = coverage_overlay(cells, "5g", "5G")
+    assert overlay.id == "coverage_gaps-5g"
+    features = overlay.layer.data["features"]
+    assert len(features) == len(cells) > 0
+    counts = [int(f["properties"]["tt_text"].split(" of ")[0].replace(",", "")) for f in features]
+    assert sum(counts) == uncovered
+    assert all(c > 0 for c in counts)
+    assert all("5G" in f["properties"]["tt_title"] for f in features)
+    assert not any("what-if" in f["properties"]["tt_text"] for f in features)
+    assert f"{uncovered:,} people" in overlay.legend
+
+
 # --- the Map page in a real browser -----------------------------------------------------------
 
 
@@ -355,4 +445,135 @@ def test_map_page_draws_picks_and_escapes(scene_app: str, visit: Visit) -> None:
 
     hosts = {urlsplit(u).hostname for u in visit.outside}
     assert visit.outside == [], hosts
+    assert visit.errors == []
+
+
+SENSOR_SQL = """
+INSERT INTO register.sensor (name, kind, observed_properties, station_code, synthetic,
+                             reporting_interval_s, geom)
+VALUES ('scene live test', 'air_quality', 'no2', 'SCN1', false, 3600,
+        ST_Transform(ST_SetSRID(ST_MakePoint(%(lon)s, %(lat)s), 4326), 3794))
+"""
+
+
+def _limit_red(png: bytes) -> int:
+    """Count the pixels in the colour of a limit exceedance (the sensors' column), any shade."""
+    rgb = np.asarray(Image.open(io.BytesIO(png)).convert("RGB")).astype(int)
+    r, g, b = rgb[..., 0], rgb[..., 1], rgb[..., 2]
+    return int(((r > 140) & (g < 55) & (b < 55)).sum())
+
+
+def _sensor_count(page) -> int:
+    """Return the number of sensors the legend counts (none listed: 0)."""
+    text = "\n".join(page.locator("[data-testid='stHtml']").all_inner_texts())
+    found = re.search(r"Sensors \(latest reading\)(?:\s*\((\d[\d,]*)\))?", text)
+    assert found, f"the legend does not list the sensors: {text[-1500:]}"
+    return int((found.group(1) or "0").replace(",", ""))
+
+
+def _downloads_the_view_as_png(page, tmp_path: Path) -> None:
+    with page.expect_download(timeout=30_000) as download:
+        page.get_by_role("button", name="PNG of the current view").click()
+    saved = tmp_path / download.value.suggested_filename
+    download.value.save_as(saved)
+    assert saved.name == "maribor-view.png"
+    png = saved.read_bytes()
+    assert png.startswith(b"\x89PNG\r\n\x1a\n")
+    width, height = Image.open(io.BytesIO(png)).size
+    assert min(width, height) >= 600  # the canvas, not a thumbnail
+    assert _saturated(png) > 0.05, "the PNG has no buildings"
+
+
+def _drag(page, canvas) -> None:
+    box = canvas.bounding_box()
+    x, y = box["x"] + box["width"] * 0.7, box["y"] + box["height"] * 0.3
+    page.mouse.move(x, y)
+    page.mouse.down()
+    for step in range(1, 11):
+        page.mouse.move(x - 8 * step, y + 3 * step)
+    page.mouse.up()
+
+
+def _shows_a_new_reading_without_reload(page, canvas, city: dict, shown: bytes) -> None:
+    import psycopg
+
+    from twin.sensors.observations import ingest
+
+    _drag(page, canvas)  # move the camera a little: a refresh must not put it back
+    moved, _ = _settled(canvas)
+    assert moved != shown
+    sensors_before, red_before = _sensor_count(page), _limit_red(moved)
+    page.evaluate("window.__sceneMarker = 'kept'")
+    tiles: list[str] = []
+    page.on("request", lambda r: "/scene/buildings" in r.url and tiles.append(r.url))
+
+    # a new sensor south of the tower reads above the limit value after the page loaded
+    lon, lat = city["at"]
+    with psycopg.connect(city["url"]) as conn:
+        conn.execute(SENSOR_SQL, {"lon": lon, "lat": lat - 45 / 111_320})
+        now = pd.Timestamp.now(tz="UTC").floor("s")
+        reading = pd.DataFrame({"sensor": ["SCN1"], "property": ["no2"], "phenomenon_time": [now],
+                                "value": [250.0], "quality": ["ok"]})  # fmt: skip
+        ingest(conn, reading, "test")
+    deadline = time.monotonic() + 60
+    while _sensor_count(page) == sensors_before:
+        assert time.monotonic() < deadline, "the new sensor did not show without a reload"
+        time.sleep(1)
+    assert _sensor_count(page) == sensors_before + 1
+    after, _ = _settled(canvas)
+    assert _limit_red(after) >= red_before + 25, "no red column where the sensor reads"
+    assert page.evaluate("window.__sceneMarker") == "kept", "the page was reloaded"
+    assert tiles == [], "the buildings' tiles were fetched again"
+    # the camera stayed where it was moved: apart from the new column the picture is the same
+    a = np.asarray(Image.open(io.BytesIO(moved)).convert("RGB")).astype(int)
+    b = np.asarray(Image.open(io.BytesIO(after)).convert("RGB")).astype(int)
+    assert float((np.abs(a - b).max(axis=2) > 40).mean()) < 0.02, "the camera moved back"
+
+
+def _draws_a_kpi_and_coverage_gaps(page, canvas, tmp_path: Path) -> None:
+    _choose(page, "Camera", "Whole city")
+    page.get_by_text("3D", exact=True).click()
+    kpi = next(k for k in load_catalog().kpi if k.spatial)
+    box = page.locator("[data-testid='stSelectbox']").filter(has_text="KPI per district")
+    box.click()
+    page.keyboard.type(kpi.name_en)
+    page.get_by_role("option", name=kpi.name_en, exact=True).wait_for(timeout=10_000)
+    page.keyboard.press("Enter")
+    _switch(page, "Uncovered: 5G")
+    main = page.locator("[data-testid='stMain']")
+    main.get_by_text("5G: uncovered people").wait_for(timeout=60_000)
+    main.get_by_text(f"{kpi.direction} is better").wait_for(timeout=60_000)
+    page.set_viewport_size({"width": 1400, "height": 2000})
+    _settled(canvas, timeout=90)
+    page.screenshot(path=str(tmp_path / "map-overlays.png"), full_page=True)
+    canvas.screenshot(path=str(tmp_path / "map-overlays-canvas.png"))
+    assert main.locator("[data-testid='stException']").count() == 0
+
+
+@pytest.mark.browser
+def test_map_page_refreshes_live_exports_png_and_draws_overlays(
+    scene_app: str,
+    city: dict,
+    visit: Visit,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    page = visit.page
+    dialogs: list[str] = []
+    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+    page.goto(scene_app)
+    canvas = page.locator(f"{DECK} canvas").first
+    canvas.wait_for(timeout=60_000)
+    _choose(page, "Camera", CENTRE)
+    canvas.scroll_into_view_if_needed()
+    _, share = _settled(canvas, at_least=0.05)
+    assert share > 0.05
+    _downloads_the_view_as_png(page, tmp_path)
+
+    page.get_by_text("3D", exact=True).click()  # a flat plan: the sensor is a disc from above
+    shown, _ = _settled(canvas, at_least=0.02)
+    _shows_a_new_reading_without_reload(page, canvas, city, shown)
+    _draws_a_kpi_and_coverage_gaps(page, canvas, tmp_path)
+    page.goto("about:blank")  # the page reruns every few seconds
+    assert dialogs == []
+    assert visit.outside == []
     assert visit.errors == []

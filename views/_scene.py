@@ -8,11 +8,15 @@ files the browser fetches are written by :func:`twin.scene.city.build_scene`.
 from __future__ import annotations
 
 import time
+from collections.abc import Container
 from datetime import datetime
 from typing import Any
 
+import geopandas as gpd
 import streamlit as st
 
+from twin.coverage.gaps import gaps
+from twin.kpi import Result, compute
 from twin.scene.city import Scene, build_scene, with_live
 from twin.scene.layerdata import register_version
 
@@ -40,6 +44,21 @@ def _live(db_url: str, version: int, as_of: datetime | None, tick: int) -> Scene
     return with_live(scene(db_url, version, as_of), db_url)
 
 
+@st.cache_data(max_entries=2, ttl="10m", show_spinner="Computing the KPIs …")
+def kpi_results(db_url: str, version: int) -> list[Result]:  # noqa: ARG001 - part of the key
+    """Return every KPI for the city and its districts, computed once per register version.
+
+    The real-time KPIs (sensors reporting) may be up to the ``ttl`` old on the map.
+    """
+    return compute(db_url)
+
+
+@st.cache_data(max_entries=6, ttl="10m", show_spinner="Measuring the coverage …")
+def coverage_gaps(db_url: str, tech: str, version: int) -> gpd.GeoDataFrame:  # noqa: ARG001 - part of the key
+    """Return the H3 cells with people ``tech`` does not reach, once per register version."""
+    return gaps(tech, db_url)
+
+
 @st.cache_data(ttl="2s", show_spinner=False)
 def version(db_url: str) -> int:
     """Return the register's version (read at most every 2 s)."""
@@ -51,21 +70,35 @@ def map_key() -> str:
     return f"scene-map-{st.session_state.get(MAP_N, 0)}"
 
 
-def take_pick() -> tuple[str, str] | None:
-    """Read a click on the map since the last run; remember it and reset the widget.
-
-    Streamlit dims every object but the selected one while a map selection is active; the
-    scene marks the picked object itself, so the widget is replaced by a fresh one.
-    """
+def _selected(layers: Container[str]) -> tuple[str, str] | None:
+    """Return the object a click on the map selected in one of ``layers``, if any."""
     state: Any = st.session_state.get(map_key())
     objects = (state or {}).get("selection", {}).get("objects", {}) if state else {}
     for layer_id, picked in objects.items():
-        if not picked:
+        if not picked or layer_id not in layers:
             continue
         first = picked[0]
         object_id = first.get("id") or (first.get("properties") or {}).get("id")
         if object_id is not None:
-            st.session_state[PICKED] = (str(layer_id), str(object_id))
-            st.session_state[MAP_N] = st.session_state.get(MAP_N, 0) + 1
-            return st.session_state[PICKED]  # type: ignore[no-any-return]
+            return str(layer_id), str(object_id)
     return None
+
+
+def has_pick(layers: Container[str]) -> bool:
+    """Whether the map holds a click not yet taken (a fragment run then reruns the app)."""
+    return _selected(layers) is not None
+
+
+def take_pick(layers: Container[str]) -> tuple[str, str] | None:
+    """Read a click on the map since the last run; remember it and reset the widget.
+
+    Only objects of ``layers`` (the scene's catalog layers) open the panel; a click on an
+    overlay (a KPI's district, a coverage cell) only shows its tooltip. Streamlit dims
+    every object but the selected one while a map selection is active; the scene marks the
+    picked object itself, so the widget is replaced by a fresh one.
+    """
+    picked = _selected(layers)
+    if picked is not None:
+        st.session_state[PICKED] = picked
+        st.session_state[MAP_N] = st.session_state.get(MAP_N, 0) + 1
+    return picked

@@ -4,14 +4,20 @@ from pathlib import Path
 import streamlit as st
 
 from twin import TwinError
+from twin.coverage import technologies
+from twin.kpi import load_catalog
 from twin.scene import MAP_TABLES
 from twin.scene.city import camera, hit_camera, presets, scene_deck
 from twin.scene.explore import describe, export_geojson, legend_html, picked_geometry, search
+from twin.scene.overlays import TECH_LABELS, coverage_overlay, kpi_overlay
+from twin.scene.overlays import legend_html as overlay_legend
+from twin.scene.snapshot import png_button_html
 from twin.sources import attributions
 from views import _data
 from views import _scene as sc
 
 SENSORS_PAGE = Path(__file__).with_name("sensors.py")
+NO_KPI = "(none)"
 
 try:
     db_url = _data.url()
@@ -93,7 +99,7 @@ if hits is not None:
                 st.session_state[sc.PICKED] = (layer_of.get(str(hit["class"]), ""), str(hit["id"]))
             st.session_state[sc.MAP_N] = st.session_state.get(sc.MAP_N, 0) + 1
 
-picked_now = sc.take_pick()
+picked_now = sc.take_pick(scene.layers)
 picked = st.session_state.get(sc.PICKED)
 if picked_now is not None:
     where = picked_geometry(scene, *picked_now)
@@ -122,14 +128,54 @@ with side, st.expander("Layers", expanded=picked is None, icon=":material/layers
             title = _data.md_escape(spec.title)
             if st.checkbox(title, value=spec.visible, key=f"scene-show-{layer_id}"):
                 visible.add(layer_id)
+    st.caption("Indicators")
+    kpis = {k.name_en: k for k in load_catalog().kpi if k.spatial}
+    kpi_name = st.selectbox("KPI per district", [NO_KPI, *kpis], key="scene-kpi")
+    st.caption("Coverage (people a technology does not reach)")
+    techs = [
+        tech
+        for tech in technologies()
+        if st.checkbox(
+            f"Uncovered: {TECH_LABELS.get(tech, tech)}", value=False, key=f"scene-coverage-{tech}"
+        )
+    ]
+
+overlays = []
+try:
+    if kpi_name in kpis:
+        results = sc.kpi_results(db_url, version)
+        overlays.append(kpi_overlay(districts, results, kpis[kpi_name]))
+    for tech in techs:
+        gaps = sc.coverage_gaps(db_url, tech, version)
+        overlays.append(coverage_overlay(gaps, tech, TECH_LABELS.get(tech, tech)))
+except TwinError as exc:
+    st.error(_data.md_escape(exc), icon=":material/error:")
+placed = [o.placed for o in overlays]
+
+
+@st.fragment(run_every=sc.LIVE_TTL_S)
+def live_map(view, geometry) -> None:  # noqa: ANN001 - a pydeck view, a picked shape
+    """Draw the map with the sensors' latest readings; a click reruns the whole page."""
+    fresh = sc.live_scene(db_url, version, as_of)
+    st.pydeck_chart(
+        scene_deck(fresh, municipality, view, visible=visible, colouring=colouring,
+                   three_d=three_d, picked=geometry, overlays=placed),
+        height=640, key=sc.map_key(), on_select="rerun", selection_mode="single-object",
+    )  # fmt: skip
+    if sc.has_pick(fresh.layers):  # the panel is outside the fragment
+        st.rerun()
+
+
+@st.fragment(run_every=sc.LIVE_TTL_S)
+def live_legend() -> None:
+    """Draw the legend of what is shown (the live layers' counts read anew)."""
+    fresh = sc.live_scene(db_url, version, as_of)
+    st.html(overlay_legend(overlays) + legend_html(fresh, visible, colouring))
+
 
 geometry = picked_geometry(scene, *picked) if picked else None
 with map_column:
-    st.pydeck_chart(
-        scene_deck(scene, municipality, view, visible=visible, colouring=colouring,
-                   three_d=three_d, picked=geometry),
-        height=640, key=sc.map_key(), on_select="rerun", selection_mode="single-object",
-    )  # fmt: skip
+    live_map(view, geometry)
     note = [f"register version {scene.version}"]
     if as_of is not None:
         note.append(
@@ -137,7 +183,8 @@ with map_column:
         )
     st.caption(
         "Drag to pan, scroll to zoom, right-drag (or Ctrl-drag) to tilt and turn; "
-        "click a building or an asset for its details. " + "; ".join(note) + "."
+        "click a building or an asset for its details. " + "; ".join(note) + "; "
+        f"the sensors' latest readings are read anew every {sc.LIVE_TTL_S} s."
     )
 
 with side:
@@ -182,7 +229,8 @@ with side:
         if buttons[2].button("Close", icon=":material/close:", key="scene-close"):
             st.session_state.pop(sc.PICKED, None)
             st.rerun()
-    st.html(legend_html(scene, visible, colouring))
+    live_legend()
+    st.html(png_button_html(), unsafe_allow_javascript=True)
     if st.button("GeoJSON of the visible features", icon=":material/download:", key="scene-export"):
         payload, count = export_geojson(scene, visible, view_bounds)
         st.download_button(

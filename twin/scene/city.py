@@ -16,6 +16,7 @@ roads and local streets). Tooltips are plain text (deck.gl writes them with ``in
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -384,6 +385,7 @@ def scene_deck(
     colouring: dict[str, str] | None = None,
     three_d: bool = True,
     picked: tuple[shapely.Geometry, float] | None = None,
+    overlays: Sequence[tuple[int, pdk.Layer]] = (),
 ) -> pdk.Deck:
     """Build the deck of the scene for the current choices.
 
@@ -403,6 +405,9 @@ def scene_deck(
         Extrude buildings and columns and tilt the camera; flat plan otherwise.
     picked
         The picked object's geometry (EPSG:4326) and height, to mark.
+    overlays
+        Further layers with the catalog ``order`` they are drawn at (before the catalog
+        layers of a higher order), e.g. :mod:`twin.scene.overlays`.
 
     Returns
     -------
@@ -411,12 +416,16 @@ def scene_deck(
     """
     colouring = colouring or {}
     layers: list[pdk.Layer] = [surroundings_layer(municipality), land_layer(municipality)]
+    waiting = sorted(overlays, key=lambda placed: placed[0])
     for layer_id, prepared in scene.layers.items():
+        while waiting and waiting[0][0] < prepared.spec.order:
+            layers.append(waiting.pop(0)[1])
         if layer_id not in visible or layer_id == "municipality":
             continue
         drawn = deck_layer(prepared, colouring=colouring.get(layer_id), three_d=three_d)
         if drawn is not None:
             layers.append(drawn)
+    layers += [drawn for _, drawn in waiting]
     if picked is not None:
         layers.append(picked_layer(picked[0], picked[1], three_d=three_d))
     return pdk.Deck(

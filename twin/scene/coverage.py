@@ -44,10 +44,11 @@ def _colour(value: tuple[int, int, int, int] | None) -> list[int]:
     return list(value or (0, 0, 0, 0))
 
 
-def gap_layer(gaps: gpd.GeoDataFrame) -> pdk.Layer:
+def gap_layer(gaps: gpd.GeoDataFrame, *, what_if: bool = True) -> pdk.Layer:
     """Fill the gap cells, more opaque where more people are uncovered; pick for the what-if.
 
-    Each feature carries ``site_lon``/``site_lat`` (the cell's centre) for placing a site.
+    Each feature carries ``site_lon``/``site_lat`` (the cell's centre) for placing a site;
+    without ``what_if`` the tooltip does not invite a click (the Map page's scene).
     """
     style = layer(GAPS).style
     fill = _colour(style.fill)
@@ -63,7 +64,8 @@ def gap_layer(gaps: gpd.GeoDataFrame) -> pdk.Layer:
             gaps["uncovered_population"].map("{:,}".format)
             + " of "
             + gaps["population"].map("{:,}".format)
-            + " people uncovered; click to place a what-if site here"
+            + " people uncovered"
+            + ("; click to place a what-if site here" if what_if else "")
         ),
     )
     properties = ["fill", "site_lon", "site_lat", "tt_title", "tt_text", "h3"]
