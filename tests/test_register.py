@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -15,8 +16,9 @@ import shapely
 
 from twin._errors import AccessDenied, ConfigError, InvalidValue, StaleEdit
 from twin.db.engine import libpq_env
-from twin.register import schema, store
+from twin.register import bulk, schema, store
 from twin.register.catalog import AssetClass, classes, read_class
+from twin.register.importer import import_file
 from twin.register.users import add_user, authenticate
 
 #: The ``twin`` command of this interpreter (the venv's bin need not be on PATH).
@@ -290,6 +292,110 @@ def test_a_deleted_asset_is_restored_with_its_id(db_url: str) -> None:
     assert store.get_asset(asset, url=db_url)["lamp_type"] == "sodium"
 
 
+def test_a_deleted_id_inserted_again_by_psql_continues_its_versions(db_url: str) -> None:
+    asset, other = _light(db_url), f"street_light:psql-{uuid.uuid4().hex[:8]}"
+    _run(db_url, "UPDATE register.street_light SET power_w = 5 WHERE id = %s", asset)
+    _run(db_url, "DELETE FROM register.street_light WHERE id = %s", asset)
+    # One statement: the old id (versions 1 to 3) and a new one, stamped by the defaults.
+    _run(
+        db_url,
+        "INSERT INTO register.street_light (id, lamp_type, geom) VALUES "
+        "(%s, 'LED', 'SRID=3794;POINT(550000 157000)'), "
+        "(%s, 'LED', 'SRID=3794;POINT(550010 157000)')",
+        asset,
+        other,
+    )
+    assert store.get_asset(asset, url=db_url)["version"] == 4
+    assert store.get_asset(other, url=db_url)["version"] == 1
+    versions = store.history(asset, url=db_url)
+    assert [(v.version, v.operation) for v in versions] == [
+        (1, "insert"),
+        (2, "update"),
+        (3, "delete"),
+        (4, "insert"),
+    ]
+    assert versions[-1].valid_to is None
+    assert (versions[-1].record["version"], versions[-1].record["lamp_type"]) == (4, "LED")
+    assert [v.version for v in store.history(other, url=db_url)] == [1]
+
+
+def test_an_insert_cannot_forge_who_when_or_version(db_url: str) -> None:
+    asset = f"street_light:forged-{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(db_url) as conn:
+        conn.execute("SET ROLE twin_editor")
+        conn.execute(
+            "INSERT INTO register.street_light "
+            "(id, lamp_type, geom, version, changed_by, changed_at, change_reason) "
+            "VALUES (%s, 'LED', 'SRID=3794;POINT(550000 157000)', 7, 'mallory', "
+            "'2000-01-01', 'forged')",
+            (asset,),
+        )
+        row = conn.execute(
+            "SELECT version, changed_by, changed_at = now(), change_reason "
+            "FROM register.street_light WHERE id = %s",
+            (asset,),
+        ).fetchone()
+        assert row == (1, "twin", True, None)
+        # The mark that lets the statement trigger renumber is the register owner's alone.
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute("INSERT INTO register.renumbering VALUES (pg_current_xact_id())")
+
+
+def _assert_records_are_the_rows(db_url: str) -> None:
+    """The history record of every current version is its row without the geometry."""
+    for cls in classes().values():
+        ((differ,),) = _run(
+            db_url,
+            f"SELECT count(*) FROM register.{cls.table} t JOIN register.history h "
+            "ON h.class = %s AND h.asset_id = t.id AND h.version = t.version "
+            "WHERE h.record <> to_jsonb(t) - 'geom'",
+            cls.name,
+        )
+        assert differ == 0, cls.name
+
+
+def test_the_history_record_is_the_row_without_its_geometry(db_url: str) -> None:
+    asset = _light(db_url, road="Titova cesta", pole_height_m=7.25)
+    store.update(asset, 1, {"install_year": 1999}, actor=BOB, url=db_url)
+    _assert_records_are_the_rows(db_url)
+    ((checked,),) = _run(
+        db_url,
+        "SELECT count(*) FROM register.history WHERE asset_id = %s AND record ? 'road' "
+        "AND NOT record ? 'geom'",
+        asset,
+    )
+    assert checked == 2
+
+
+def test_an_asset_stored_by_another_session_during_an_import_is_a_clear_refusal(
+    db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    codes = [f"JR-race-{uuid.uuid4().hex[:8]}-{i}" for i in range(2)]
+    path = tmp_path / "lights.geojson"
+    features = [
+        {
+            "type": "Feature",
+            "properties": {"pole_code": code, "lamp_type": "LED"},
+            "geometry": {"type": "Point", "coordinates": [15.646, 46.557]},
+        }
+        for code in codes
+    ]
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    append = bulk.append
+
+    def racing(*args: object, **kwargs: object) -> int:
+        _light(db_url, pole_code=codes[1])  # committed by another session meanwhile
+        return append(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(bulk, "append", racing)
+    with pytest.raises(StaleEdit, match=rf"another session .*pole_code.*{codes[1]}"):
+        import_file(path, "street_light", actor=ALICE, url=db_url)
+    stored = _run(
+        db_url, "SELECT pole_code FROM register.street_light WHERE pole_code = ANY(%s)", codes
+    )
+    assert stored == [(codes[1],)]  # the other session's asset only; nothing imported
+
+
 def test_retire_keeps_the_asset_and_its_history(db_url: str) -> None:
     asset = _light(db_url)
     store.retire(asset, 1, actor=ALICE, reason="dismantled", url=db_url)
@@ -392,8 +498,6 @@ def test_cli_history_and_a_stale_restore_message(db_url: str, cli_env: dict[str,
         env=cli_env,
     )
     assert done.returncode == 0, done.stderr
-    import json
-
     versions = json.loads(done.stdout)
     assert [(v["version"], v["changed_by"], v["reason"]) for v in versions] == [
         (1, "alice", "test"),
@@ -450,8 +554,6 @@ def test_qgis_opens_the_register_table_with_types_and_its_edit_is_in_the_history
         env={**os.environ, "QT_QPA_PLATFORM": "offscreen", "PGPASSWORD": str(info["password"])},
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    import json
-
     result = json.loads(done.stdout.strip().splitlines()[-1])
     assert result["valid"]
     assert result["crs"] == "EPSG:3794"
@@ -482,3 +584,4 @@ def test_a_new_synthetic_city_is_merged_into_the_register_as_changes(db_url: str
     ((rows,),) = _run(db_url, "SELECT count(*) FROM register.history")
     synthesize(seed=1, scale=0.05, url=db_url)
     assert _run(db_url, "SELECT count(*) FROM register.history") == [(rows,)]
+    _assert_records_are_the_rows(db_url)

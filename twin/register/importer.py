@@ -21,7 +21,7 @@ import pandas as pd
 import psycopg
 from psycopg import sql
 
-from twin._errors import DataFileError
+from twin._errors import DataFileError, StaleEdit, exception_reason
 from twin.db.engine import connect
 from twin.register import bulk, rules
 from twin.register._checks import boundary, geometries
@@ -176,6 +176,9 @@ def import_file(
         When the file cannot be read, has no CRS (pass ``crs``) or holds no features.
     AccessDenied
         When ``actor`` may not edit (real run).
+    StaleEdit
+        When another session stored one of the new ids or identifiers while the file was
+        being checked (nothing imported; importing again updates those assets).
     """
     path = Path(path)
     cls = asset_class(class_name)
@@ -202,13 +205,34 @@ def import_file(
                 f"{report.quoted()}",
                 report,
             )
-        if direct:
-            report.new, report.changed, report.unchanged = bulk.append(conn, cls, ready), 0, 0
-        elif not dry_run:
-            done = bulk.merge(conn, cls, columns)
-            report.new, report.changed = done.inserted, done.updated
-            report.unchanged = done.unchanged
+        if not dry_run:
+            with _meanwhile(path):
+                if direct:
+                    report.new, report.changed = bulk.append(conn, cls, ready), 0
+                    report.unchanged = 0
+                else:
+                    done = bulk.merge(conn, cls, columns)
+                    report.new, report.changed = done.inserted, done.updated
+                    report.unchanged = done.unchanged
     return report
+
+
+@contextmanager
+def _meanwhile(path: Path) -> Iterator[None]:
+    """Turn an id or identifier stored by another session during the import into StaleEdit.
+
+    The rows were checked against the register before writing; a unique constraint that
+    fails while writing means another session (a concurrent import, an edit in QGIS) stored
+    the same id or identifier meanwhile. Nothing is written (the transaction rolls back).
+    """
+    try:
+        yield
+    except psycopg.errors.UniqueViolation as exc:
+        detail = exc.diag.message_detail or exception_reason(exc)
+        raise StaleEdit(
+            f"{path}: nothing imported: another session stored the same asset meanwhile "
+            f"({detail.rstrip('.')}); run the import again to update it instead"
+        ) from exc
 
 
 def _report(

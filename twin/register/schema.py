@@ -107,7 +107,7 @@ def _create(conn: psycopg.Connection, asset_class: AssetClass) -> None:
         version integer NOT NULL DEFAULT 1,
         changed_by text NOT NULL DEFAULT register.actor(),
         changed_at timestamptz NOT NULL DEFAULT now(),
-        change_reason text
+        change_reason text DEFAULT register.reason()
         """
     ).format(
         prefix=sql.Literal(f"{name}:"),
@@ -134,15 +134,19 @@ def _create(conn: psycopg.Connection, asset_class: AssetClass) -> None:
             sql.Identifier(f"{name}_parent_idx"), table
         )
     )
-    for event, function in (("INSERT", "stamp_insert"), ("UPDATE", "stamp_update")):
-        conn.execute(
-            sql.SQL(
-                "CREATE TRIGGER {} BEFORE {} ON {} FOR EACH ROW EXECUTE FUNCTION {}()"
-            ).format(
-                sql.Identifier(f"{name}_{function}"), sql.SQL(event), table,
-                sql.Identifier(SCHEMA, function),
-            )
-        )  # fmt: skip
+    # Before INSERT only for rows the column defaults did not stamp (revision 0008).
+    conn.execute(
+        "SELECT register.install_stamp_insert(%s::regclass, %s)",
+        (table.as_string(conn), f"{name}_stamp_insert"),
+    )
+    conn.execute(
+        sql.SQL(
+            "CREATE TRIGGER {} BEFORE UPDATE ON {} FOR EACH ROW EXECUTE FUNCTION {}()"
+        ).format(
+            sql.Identifier(f"{name}_stamp_update"), table,
+            sql.Identifier(SCHEMA, "stamp_update"),
+        )
+    )  # fmt: skip
     for event, rows, function in (
         ("INSERT", "NEW TABLE AS new_rows", "log_insert"),
         ("UPDATE", "NEW TABLE AS new_rows", "log_update"),

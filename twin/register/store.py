@@ -535,8 +535,11 @@ def restore(
         "AND h.operation <> 'delete'"
     ).format(t=table)
     if latest.operation == "delete":
+        # The version is given, so the row trigger stamps the row and continues its versions
+        # before RETURNING (a row inserted at version 1 is renumbered only after the statement).
         query = sql.SQL(
-            "INSERT INTO {t} (id, {c}, geom) SELECT r.id, {rc}, h.geom {old} RETURNING version"
+            "INSERT INTO {t} (id, version, {c}, geom) SELECT r.id, %(latest)s + 1, {rc}, h.geom "
+            "{old} RETURNING version"
         ).format(
             t=table, c=editable, old=old,
             rc=sql.SQL(", ").join(sql.Identifier("r", c) for c in cls.editable),
