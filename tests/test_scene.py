@@ -39,7 +39,7 @@ from twin.scene.city import (
 from twin.scene.explore import describe, export_geojson, search
 from twin.scene.kpi import CHOROPLETH
 from twin.scene.layerdata import codes, colour_expression, tile_xy
-from twin.scene.overlays import coverage_overlay, district_values, kpi_overlay
+from twin.scene.overlays import Overlay, coverage_overlay, district_values, kpi_overlay
 from twin.scene.static import STATIC_URL
 from twin.synth.city import synthesize
 
@@ -256,8 +256,14 @@ def _result(kpi_id: str, district_id: int | None, value: float | None) -> Result
                   computed_at=datetime.now(UTC))  # fmt: skip
 
 
+def _features(static: Path, overlay: Overlay) -> list[dict]:
+    """Return the features of an overlay from the file deck.gl fetches."""
+    assert isinstance(overlay.layer.data, str)
+    return json.loads(_file(static, overlay.layer.data).read_text())["features"]
+
+
 def test_kpi_overlay_fills_the_districts_by_value_and_direction(scene, city: dict) -> None:
-    built, _ = scene
+    built, static = scene
     districts = district_frame(city["url"])
     ids = districts["id"].astype(int).tolist()
     spec = catalog()[CHOROPLETH]
@@ -271,8 +277,8 @@ def test_kpi_overlay_fills_the_districts_by_value_and_direction(scene, city: dic
         {d: (np.nan if v is None else v) for d, v in values.items()}, nan_ok=True
     )
 
-    overlay = kpi_overlay(districts, results, kpi)
-    features = overlay.layer.data["features"]
+    overlay = kpi_overlay(districts, results, kpi, directory=static)
+    features = _features(static, overlay)
     by_id = dict(zip(districts["id"].astype(int), features, strict=True))
     fills = [by_id[d]["properties"]["fill"] for d in ids]
     assert fills[0] == worse  # the lowest value, higher is better
@@ -291,7 +297,7 @@ def test_kpi_overlay_fills_the_districts_by_value_and_direction(scene, city: dic
     assert "&lt;b&gt;%&lt;/b&gt;" in overlay.legend
 
     lower = kpi.model_copy(update={"direction": "lower"})
-    flipped = kpi_overlay(districts, results, lower).layer.data["features"]
+    flipped = _features(static, kpi_overlay(districts, results, lower, directory=static))
     assert (
         dict(zip(districts["id"].astype(int), flipped, strict=True))[ids[0]]["properties"]["fill"]
         == better
@@ -302,23 +308,26 @@ def test_kpi_overlay_fills_the_districts_by_value_and_direction(scene, city: dic
     view = camera(presets(districts, municipality)["Whole city"], three_d=True)
     deck = scene_deck(built, municipality, view, visible=set(built.layers),
                       overlays=[overlay.placed])  # fmt: skip
-    drawn = json.loads(deck.to_json())["layers"]
+    sent = deck.to_json()
+    drawn = json.loads(sent)["layers"]
     order = [layer["id"] for layer in drawn]
     assert order.index("districts") < order.index(CHOROPLETH) < order.index("roads")
     assert drawn[order.index(CHOROPLETH)]["parameters"]["depthCompare"] == "always"
-    plain = scene_deck(built, municipality, view, visible=set(built.layers))
-    assert CHOROPLETH not in plain.to_json()  # off unless chosen
+    plain = scene_deck(built, municipality, view, visible=set(built.layers)).to_json()
+    assert CHOROPLETH not in plain  # off unless chosen
+    assert len(sent) < len(plain) + 2_000  # the features travel by URL
 
 
-def test_coverage_overlay_has_the_cells_of_uncovered_people(city: dict) -> None:
+def test_coverage_overlay_has_the_cells_of_uncovered_people(scene, city: dict) -> None:
+    _, static = scene
     cells = gaps("5g", city["url"])
     people = measure("5g", city["url"]).people
     people = people[people["in_city"]]
     uncovered = int(people.loc[~people["covered"].astype(bool), "population"].sum())
     assert uncovered > 0
-    overlay = coverage_overlay(cells, "5g", "5G")
+    overlay = coverage_overlay(cells, "5g", "5G", directory=static)
     assert overlay.id == "coverage_gaps-5g"
-    features = overlay.layer.data["features"]
+    features = _features(static, overlay)
     assert len(features) == len(cells) > 0
     counts = [int(f["properties"]["tt_text"].split(" of ")[0].replace(",", "")) for f in features]
     assert sum(counts) == uncovered
@@ -544,7 +553,10 @@ def _draws_a_kpi_and_coverage_gaps(page, canvas, tmp_path: Path) -> None:
     main.get_by_text("5G: uncovered people").wait_for(timeout=60_000)
     main.get_by_text(f"{kpi.direction} is better").wait_for(timeout=60_000)
     page.set_viewport_size({"width": 1400, "height": 2000})
-    _settled(canvas, timeout=90)
+    drawn, _ = _settled(canvas, timeout=90)
+    rgb = np.asarray(Image.open(io.BytesIO(drawn)).convert("RGB")).astype(int)
+    green = (rgb[..., 1] - rgb[..., 0] > 60) & (rgb[..., 1] - rgb[..., 2] > 30)
+    assert green.mean() > 0.01, "no district filled by the KPI"
     page.screenshot(path=str(tmp_path / "map-overlays.png"), full_page=True)
     canvas.screenshot(path=str(tmp_path / "map-overlays-canvas.png"))
     assert main.locator("[data-testid='stException']").count() == 0

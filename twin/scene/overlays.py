@@ -5,15 +5,20 @@ The values come from the KPI engine (:func:`twin.kpi.compute`) and the coverage 
 (:func:`twin.scene.kpi.choropleth_layer`) and the coverage page's gap cells
 (:func:`twin.scene.coverage.gap_layer`), laid flat on the scene's ground between the
 catalog layers (``order``, as in ``layers/*.toml``). The page computes the values once per
-register version; this module only turns them into layers and legends. Tooltips are plain
-text (``tt_title``/``tt_text``, written by deck.gl with ``innerText``); legends are escaped.
+register version; this module only turns them into layers and legends. The features travel
+as files under ``static/`` (:func:`twin.scene.static.publish_file`, once per content) that
+deck.gl fetches: the map is sent again at every live refresh, and a few hundred kilobytes of
+inline GeoJSON would travel and be parsed with it. Tooltips are plain text
+(``tt_title``/``tt_text``, written by deck.gl with ``innerText``); legends are escaped.
 """
 
 from __future__ import annotations
 
 import html
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -24,10 +29,14 @@ from twin.kpi import Kpi, Result
 from twin.scene.catalog import layer
 from twin.scene.coverage import GAPS, gap_layer
 from twin.scene.kpi import CHOROPLETH, choropleth_layer
+from twin.scene.static import publish_file
 
 #: Where the overlays go among the catalog layers: over the district tint (5), under the
 #: roads (10) and everything after them.
 KPI_ORDER, COVERAGE_ORDER = 7, 8
+#: The districts are simplified for the choropleth (degrees; 3e-5 is about 3 m): the
+#: official outlines are more detailed than a fill needs.
+SIMPLIFY_DEG = 3e-5
 #: Drawn on the ground in drawing order, like the catalog's flat layers.
 FLAT_PARAMETERS = {"depthCompare": "always", "depthWriteEnabled": False}
 _SWATCH = (
@@ -56,9 +65,12 @@ def _swatch(colour: Iterable[int]) -> str:
     return _SWATCH.format(f"rgba({r}, {g}, {b}, {a / 255:.2f})")
 
 
-def _flat(drawn: pdk.Layer, layer_id: str) -> pdk.Layer:
+def _flat(drawn: pdk.Layer, layer_id: str, directory: Path | None) -> pdk.Layer:
+    """Lay the layer on the ground and move its (GeoJSON) data to a file fetched by URL."""
     drawn.id = layer_id
     drawn.parameters = dict(FLAT_PARAMETERS)
+    payload = json.dumps(drawn.data, separators=(",", ":"), ensure_ascii=False)
+    drawn.data = publish_file(layer_id, payload.encode("utf-8"), directory)
     return drawn
 
 
@@ -89,7 +101,12 @@ def _number(value: float) -> str:
     return f"{value:,.2f}" if np.isfinite(value) else "no value"
 
 
-def kpi_overlay(districts: gpd.GeoDataFrame, results: Iterable[Result], kpi: Kpi) -> Overlay:
+def kpi_overlay(
+    districts: gpd.GeoDataFrame,
+    results: Iterable[Result],
+    kpi: Kpi,
+    directory: Path | None = None,
+) -> Overlay:
     """Fill the districts by one KPI's value, from worse to better by its direction.
 
     Parameters
@@ -100,6 +117,8 @@ def kpi_overlay(districts: gpd.GeoDataFrame, results: Iterable[Result], kpi: Kpi
         Results of :func:`twin.kpi.compute`.
     kpi
         The chosen KPI (its unit goes in the tooltip, its direction decides the ramp).
+    directory
+        Static directory of the layer file (the app's by default).
 
     Returns
     -------
@@ -107,7 +126,11 @@ def kpi_overlay(districts: gpd.GeoDataFrame, results: Iterable[Result], kpi: Kpi
         The choropleth (tooltip: the district's name, the value and unit) and its legend.
     """
     values = district_values(results, kpi.id)
-    drawn = _flat(choropleth_layer(districts, values, kpi.direction, kpi.unit), CHOROPLETH)
+    simple = districts.set_geometry(
+        districts.geometry.simplify(SIMPLIFY_DEG, preserve_topology=True)
+    )
+    choropleth = choropleth_layer(simple, values, kpi.direction, kpi.unit)
+    drawn = _flat(choropleth, CHOROPLETH, directory)
     spec = layer(CHOROPLETH)
     shown = districts["id"].map(values).astype(float).to_numpy()
     finite = shown[np.isfinite(shown)]
@@ -133,7 +156,9 @@ def kpi_overlay(districts: gpd.GeoDataFrame, results: Iterable[Result], kpi: Kpi
     return Overlay(CHOROPLETH, KPI_ORDER, drawn, legend)
 
 
-def coverage_overlay(gaps: gpd.GeoDataFrame, tech: str, label: str) -> Overlay:
+def coverage_overlay(
+    gaps: gpd.GeoDataFrame, tech: str, label: str, directory: Path | None = None
+) -> Overlay:
     """Draw the H3 cells where ``tech`` leaves people uncovered (darker: more people).
 
     Parameters
@@ -144,6 +169,8 @@ def coverage_overlay(gaps: gpd.GeoDataFrame, tech: str, label: str) -> Overlay:
         The technology (part of the layer id: ``coverage_gaps-5g``).
     label
         Its name for the legend and the tooltip.
+    directory
+        Static directory of the layer file (the app's by default).
 
     Returns
     -------
@@ -152,7 +179,7 @@ def coverage_overlay(gaps: gpd.GeoDataFrame, tech: str, label: str) -> Overlay:
     """
     layer_id = f"{GAPS}-{tech}"
     titled = gaps.assign(h3=gaps["h3"].astype(str) + f" · {label}")
-    drawn = _flat(gap_layer(titled, what_if=False), layer_id)
+    drawn = _flat(gap_layer(titled, what_if=False), layer_id, directory)
     style = layer(GAPS).style
     people = int(gaps["uncovered_population"].sum()) if len(gaps) else 0
     legend = (
