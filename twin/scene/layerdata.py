@@ -148,12 +148,42 @@ def _labels(spec: Layer) -> dict[str, str]:
     return labels
 
 
+def _shown(value: pd.Series) -> pd.Series:
+    """Return values as text: floats with one decimal at most (``12``, ``12.5``)."""
+    if value.dtype.kind == "f":
+        return value.round(1).astype("string").str.removesuffix(".0")
+    return value.astype("string")
+
+
+def _compact(value: pd.Series, label: str) -> pd.Series:
+    """Return a short tooltip entry per row: ``12 m``, ``year built 1975``, ``sodium``.
+
+    Numbers get their unit (from a label such as ``height (m)``) or, without one, the label
+    before them; yes/no values the label or ``not`` and the label; text stays as it is.
+    """
+    if value.dtype.kind == "b" or str(value.dtype) == "boolean":
+        flags = value.astype("boolean")
+        yes = flags.fillna(value=False).astype(bool)
+        no = (~flags).fillna(value=False).astype(bool)
+        out = pd.Series(pd.NA, index=value.index, dtype="string")
+        return out.mask(yes, label).mask(no, f"not {label}")
+    if label.endswith(")") and "(" in label:
+        return _shown(value) + f" {label[label.rindex('(') + 1 : -1]}"
+    if value.dtype.kind in "iuf":
+        return f"{label} " + _shown(value)
+    return _shown(value)
+
+
 def tooltips(frame: pd.DataFrame, spec: Layer) -> pd.DataFrame:
     """Return the plain-text tooltip of each row: ``tt_title`` and ``tt_text``.
 
-    ``tt_title`` is the id and the name (or a building's address); ``tt_text`` the layer's
-    title and its tooltip fields as ``label: value``, missing values left out. Nothing is
-    escaped: deck.gl writes a ``text`` tooltip with ``innerText``.
+    Layers inside the page get the id and the name (or a building's address) as the title
+    and the layer's title and its tooltip fields as ``label: value`` lines. Layers the
+    browser fetches (``transport`` ``url`` or ``tiles``: many features) get a short one, as
+    the text is most of their bytes: the name, or else the first field as ``label: value``,
+    and the other fields on one line (``12 m · year built 1975``); the click panel shows the
+    whole record. Missing values are left out. Nothing is escaped: deck.gl writes a ``text``
+    tooltip with ``innerText``.
     """
     n = len(frame)
     ident = frame["id"].astype(str) if "id" in frame else pd.Series([""] * n, index=frame.index)
@@ -162,28 +192,37 @@ def tooltips(frame: pd.DataFrame, spec: Layer) -> pd.DataFrame:
         if "name" in frame
         else pd.Series("", index=frame.index, dtype="string")
     )
+    labels = {f: label for f, label in _labels(spec).items() if f in frame}
+    if spec.transport in ("tiles", "url"):
+        return _compact_tooltips(frame, labels, names)
     if "address" in frame:
         names = names.where(names != "", frame["address"].astype("string").fillna(""))
-    compact = spec.transport == "tiles"  # many features: the name only, values on one line
-    if compact:
-        title = names.where(names != "", ident)
-    else:
-        title = (ident + np.where((ident != "") & (names != ""), " · ", "") + names).str.strip()
-    text = pd.Series("" if compact else spec.title, index=frame.index, dtype="string")
-    for field, label in _labels(spec).items():
-        if field not in frame:
-            continue
-        value = frame[field]
-        shown = (
-            value.round(1).astype("string") if value.dtype.kind == "f" else value.astype("string")
-        )
-        if compact:
-            unit = f" {label[label.rindex('(') + 1 : -1]}" if label.endswith(")") else ""
-            text = text + (shown + unit + " · ").fillna("")
-        else:
-            text = text + (f"\n{label}: " + shown).fillna("")
-    if compact:
-        text = text.str.removesuffix(" · ")
+    title = (ident + np.where((ident != "") & (names != ""), " · ", "") + names).str.strip()
+    text = pd.Series(spec.title, index=frame.index, dtype="string")
+    for field, label in labels.items():
+        text = text + (f"\n{label}: " + _shown(frame[field])).fillna("")
+    return pd.DataFrame(
+        {"tt_title": title.astype(str), "tt_text": text.astype(str)}, index=frame.index
+    )
+
+
+def _compact_tooltips(
+    frame: pd.DataFrame, labels: dict[str, str], names: pd.Series
+) -> pd.DataFrame:
+    """Return the short tooltips of a layer the browser fetches (see :func:`tooltips`)."""
+    entries = [_compact(frame[f], label) for f, label in labels.items()]
+    named = names != ""
+    title = names.copy()
+    if labels:
+        first, label = next(iter(labels.items()))
+        first_shown = (f"{label}: " + _shown(frame[first])).fillna("")
+        title = title.where(named, first_shown)
+    text = pd.Series("", index=frame.index, dtype="string")
+    for i, entry in enumerate(entries):
+        # the first field is the title of a feature without a name
+        shown = entry.where(named, pd.NA) if i == 0 else entry
+        text = text + (shown + " · ").fillna("")
+    text = text.str.removesuffix(" · ")
     return pd.DataFrame(
         {"tt_title": title.astype(str), "tt_text": text.astype(str)}, index=frame.index
     )
