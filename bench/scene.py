@@ -5,17 +5,18 @@ from __future__ import annotations
 import io
 import os
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import numpy as np
 import shapely
@@ -33,19 +34,26 @@ MEASURES = (
     "Headless Debian chromium (SwiftShader, no GPU, 1400 by 1000 px) opens a Streamlit page served "
     "on 127.0.0.1 against the throwaway database with the synthetic city (seed 1) and the "
     "camera on the centre at street level (`?camera=Centre (street level)`, 3D, pitch 50°). "
-    "Ours: the Map page (`views/overview.py`): small layers inline, street lights and streets "
-    "as gzip JSON files, buildings as `TileLayer` tiles under `static/` (prepared once, "
-    "untimed warm-up visit). Baseline (naive): a page that reads the same buildings with "
-    "`list_assets` and passes a DataFrame of rings and heights inline to `st.pydeck_chart` "
-    "(an extruded `PolygonLayer`, same camera). Timed from `page.goto` to the first "
-    "screenshot of the map with more than 10 % clearly coloured pixels in its middle "
-    "(buildings: the ground, streets and lamps stay under it) and to the complete frame "
-    "(three equal screenshots 1.5 s apart after that). Bytes: every HTTP response body as "
-    "sent (CDP `encodedDataLength`, gzip where served so) plus every WebSocket frame received. "
-    "Memory: the page's JS heap (CDP `JSHeapUsedSize`) at the complete frame. Floor: the "
-    "buildings' raw coordinates as float32 (`x, y` per vertex of the open rings). Scale 10 "
-    "(the city tiled ten times; `TWIN_BENCH_SCENE_LARGE=0` leaves it out): ours only, the "
-    "naive spec would be ten times the scale-1 one, past Streamlit's message limit."
+    "Ours: the Map page (`views/overview.py`): small layers inline, districts, street lights "
+    "and streets as JSON files, buildings as `TileLayer` tiles (two levels) under `static/`, "
+    "gzip-compressed by Streamlit's static serving (prepared once, untimed warm-up visit). "
+    "Baseline (naive): a page that reads the same buildings with `list_assets` and passes a "
+    "DataFrame of rings and heights inline to `st.pydeck_chart` (an extruded `PolygonLayer`, "
+    "same camera). Both servers run side by side and the visits alternate (ours, naive), "
+    "after one untimed visit of each. Timed from `page.goto` to the first screenshot of the "
+    "map with more than 10 % clearly coloured pixels in its middle (buildings: the ground, "
+    "streets and lamps stay under it) and to the complete frame (three equal screenshots "
+    "1.5 s apart after that). Bytes: every HTTP response body as sent (CDP "
+    "`encodedDataLength`, gzip where served so) plus every WebSocket frame received, split "
+    "into the page shell (the document and Streamlit's frontend: JavaScript, CSS, fonts, "
+    "which Streamlit 1.67 sends uncompressed, and the deck.gl chunk any map loads) and the "
+    "map data (layer files and tiles under `/app/static/`, and the WebSocket, which carries "
+    "the deck spec with its inline layers). The shell is also measured on its own: a page "
+    "with one line of text and no map on the same kind of server. Memory: the page's JS "
+    "heap (CDP `JSHeapUsedSize`) at the complete frame. Floor: the buildings' raw "
+    "coordinates as float32 (`x, y` per vertex of the open rings). Scale 10 (the city tiled "
+    "ten times; `TWIN_BENCH_SCENE_LARGE=0` leaves it out): ours only, the naive spec would "
+    "be ten times the scale-1 one, past Streamlit's message limit."
 )
 
 CAMERA = "Centre (street level)"
@@ -80,15 +88,55 @@ st.pydeck_chart(pdk.Deck(
 ).replace("@CAMERA@", CAMERA)
 
 
+SHELL_PAGE = """
+import streamlit as st
+
+st.set_page_config(page_title="shell", layout="wide")
+st.subheader("A page without a map")
+"""
+#: URL path prefix of the app's own static files (the scene's layer files and tiles).
+DATA_PREFIX = "/app/static/"
+
+
 @dataclass
 class Visit:
-    """What one page visit measured."""
+    """What one page visit measured.
+
+    Bytes as sent (gzip where served so): ``bytes_shell`` the page document and Streamlit's
+    frontend (its JavaScript, CSS and fonts, including the deck.gl chunk a map loads),
+    ``bytes_files`` the layer files and tiles under ``/app/static/``, ``bytes_ws`` the
+    WebSocket frames received (the page's elements, inline layer data among them).
+    Seconds from navigation: ``ws_done`` when 90 % of the WebSocket bytes had arrived,
+    ``files_first`` / ``files_done`` the first layer-file request and the last one finished,
+    ``tiles_first`` the first building tile asked for.
+    """
 
     first: float | None
     complete: float | None
-    bytes_http: int
+    bytes_shell: int
+    bytes_files: int
     bytes_ws: int
     heap_mib: float
+    ws_done: float | None = None
+    files_first: float | None = None
+    files_done: float | None = None
+    tiles_first: float | None = None
+    tiles: int = 0
+
+    @property
+    def bytes_http(self) -> int:
+        """Every HTTP response body."""
+        return self.bytes_shell + self.bytes_files
+
+    @property
+    def bytes_total(self) -> int:
+        """Everything the browser received."""
+        return self.bytes_http + self.bytes_ws
+
+    @property
+    def bytes_map(self) -> int:
+        """The map's data: layer files, tiles and WebSocket (the page shell left out)."""
+        return self.bytes_files + self.bytes_ws
 
 
 def _free_port() -> int:
@@ -131,45 +179,78 @@ def _coloured(png: bytes) -> float:
     return float(((middle.max(axis=1) - middle.min(axis=1)) > 45).mean())
 
 
-def _visit(browser: Browser, url: str) -> Visit:
+def _visit(browser: Browser, url: str, *, draws: bool = True) -> Visit:  # noqa: PLR0915
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     cdp = context.new_cdp_session(page)
     cdp.send("Network.enable")
     cdp.send("Performance.enable")
-    sizes = {"http": 0, "ws": 0}
+    urls: dict[str, str] = {}
+    sizes = {"shell": 0, "files": 0}
+    ws: list[tuple[float, int]] = []
+    marks: dict[str, list[float]] = {"files": [], "done": [], "tiles": []}
+    start = time.monotonic()
+
+    def sent(event: dict[str, Any]) -> None:
+        path = urlsplit(event["request"]["url"]).path
+        urls[event["requestId"]] = path
+        if path.startswith(DATA_PREFIX):
+            marks["files"].append(time.monotonic() - start)
+            if path.count("/") > 5:
+                marks["tiles"].append(time.monotonic() - start)
 
     def finished(event: dict[str, Any]) -> None:
-        sizes["http"] += int(event["encodedDataLength"])
+        path = urls.get(event["requestId"], "")
+        side = "files" if path.startswith(DATA_PREFIX) else "shell"
+        sizes[side] += int(event["encodedDataLength"])
+        if side == "files":
+            marks["done"].append(time.monotonic() - start)
 
     def frame(event: dict[str, Any]) -> None:
         data = event["response"]["payloadData"]
-        sizes["ws"] += len(data) * 3 // 4 if event["response"]["opcode"] == 2 else len(data)
+        size = len(data) * 3 // 4 if event["response"]["opcode"] == 2 else len(data)
+        ws.append((time.monotonic() - start, size))
 
+    cdp.on("Network.requestWillBeSent", sent)
     cdp.on("Network.loadingFinished", finished)
     cdp.on("Network.webSocketFrameReceived", frame)
-    start = time.monotonic()
     page.goto(url, timeout=int(TIMEOUT_S * 1000))
-    canvas = page.locator("[data-testid='stDeckGlJsonChart'] canvas").first
     first = complete = None
-    try:
-        canvas.wait_for(timeout=int(TIMEOUT_S * 1000))
-        shots: list[bytes] = []
-        while time.monotonic() - start < TIMEOUT_S:
-            shot = canvas.screenshot()
-            if first is None and _coloured(shot) > BUILDINGS_SHARE:
-                first = time.monotonic() - start
-            if first is not None:
-                shots.append(shot)
-                if len(shots) >= 3 and shots[-1] == shots[-2] == shots[-3]:
-                    complete = time.monotonic() - start - 3.0
-                    break
-            page.wait_for_timeout(1500 if first is not None else 250)
-    except Exception:  # noqa: BLE001 - a page that never draws is a result, not an error
-        first = complete = None
+    if draws:
+        canvas = page.locator("[data-testid='stDeckGlJsonChart'] canvas").first
+        try:
+            canvas.wait_for(timeout=int(TIMEOUT_S * 1000))
+            shots: list[bytes] = []
+            while time.monotonic() - start < TIMEOUT_S:
+                shot = canvas.screenshot()
+                if first is None and _coloured(shot) > BUILDINGS_SHARE:
+                    first = time.monotonic() - start
+                if first is not None:
+                    shots.append(shot)
+                    if len(shots) >= 3 and shots[-1] == shots[-2] == shots[-3]:
+                        complete = time.monotonic() - start - 3.0
+                        break
+                page.wait_for_timeout(1500 if first is not None else 250)
+        except Exception:  # noqa: BLE001 - a page that never draws is a result, not an error
+            first = complete = None
+    else:  # the shell: the page's text shown, then a little longer for late requests
+        page.get_by_text("A page without a map").wait_for(timeout=int(TIMEOUT_S * 1000))
+        page.wait_for_timeout(3000)
     metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
     context.close()
-    return Visit(first, complete, sizes["http"], sizes["ws"], metrics["JSHeapUsedSize"] / 2**20)
+    total_ws = sum(b for _, b in ws)
+    ws_done, seen = None, 0
+    for at, size in ws:
+        seen += size
+        if seen >= 0.9 * total_ws:
+            ws_done = at
+            break
+    return Visit(
+        first, complete, sizes["shell"], sizes["files"], total_ws,
+        metrics["JSHeapUsedSize"] / 2**20, ws_done,
+        min(marks["files"], default=None), max(marks["done"], default=None),
+        min(marks["tiles"], default=None), len(marks["tiles"]),
+    )  # fmt: skip
 
 
 def _floor_bytes(url: str) -> int:
@@ -178,23 +259,57 @@ def _floor_bytes(url: str) -> int:
     return int(vertices.sum()) * 2 * 4
 
 
-def _row(label: str, visits: list[Visit], floor: int, baseline: list[Visit] | None) -> Result:
+def _seconds(value: float | None) -> str:
+    return f"{value:.1f} s" if value is not None else "—"
+
+
+def _describe(side: str, vs: list[Visit]) -> str:
+    """Summarise one side's visits: medians of times, bytes and memory."""
+    firsts = [v.first for v in vs if v.first is not None]
+    done = [v.complete for v in vs if v.complete is not None]
+    v = vs[-1]
+    drawn = (f"first buildings {statistics.median(firsts):.1f} s (runs "
+             + ", ".join(_seconds(x.first) for x in vs) + ")"
+             if firsts else f"no buildings in {TIMEOUT_S:.0f} s")  # fmt: skip
+    complete = f"{statistics.median(done):.1f} s" if done else "not reached"
+    text = (
+        f"{side}: {drawn}, complete frame {complete}; {v.bytes_total / 1e6:.2f} MB to the "
+        f"browser = page shell {v.bytes_shell / 1e6:.2f} MB (Streamlit's frontend, sent "
+        f"uncompressed, and its deck.gl chunk) + map data {v.bytes_map / 1e6:.2f} MB (layer "
+        f"files and tiles {v.bytes_files / 1e6:.2f} MB, WebSocket {v.bytes_ws / 1e6:.2f} MB); "
+        f"JS heap {statistics.median(x.heap_mib for x in vs):.0f} MiB; page elements in by "
+        f"{_seconds(v.ws_done)}"
+    )
+    if v.files_first is not None:
+        text += f", layer files asked from {_seconds(v.files_first)}"
+    if v.tiles:
+        text += f", {v.tiles} building tiles, the first asked at {_seconds(v.tiles_first)}"
+    if v.files_done is not None:
+        text += f", the last file in at {_seconds(v.files_done)}"
+    return text + " (last run)"
+
+
+def _row(
+    label: str,
+    visits: list[Visit],
+    floor: int,
+    baseline: list[Visit] | None,
+    shell: Visit,
+    load_avg: float,
+) -> Result:
     def timing(vs: list[Visit]) -> Timing:
         return Timing(tuple(v.first if v.first is not None else TIMEOUT_S for v in vs))
 
-    def describe(side: str, vs: list[Visit]) -> str:
-        v = vs[-1]
-        done = f"{v.complete:.1f} s" if v.complete is not None else "not reached"
-        drawn = f"{v.first:.1f} s" if v.first is not None else f"no buildings in {TIMEOUT_S:.0f} s"
-        sent = (v.bytes_http + v.bytes_ws) / 1e6
-        return (f"{side}: first buildings {drawn}, complete frame {done}, {sent:.2f} MB to "
-                f"the browser ({v.bytes_ws / 1e6:.2f} MB over the WebSocket), JS heap "
-                f"{v.heap_mib:.0f} MiB")  # fmt: skip
-
-    notes = describe("ours", visits)
+    notes = f"load average {load_avg:.1f} at the start; " + _describe("ours", visits)
     if baseline:
-        notes += "; " + describe("naive", baseline)
-    notes += f"; floor: raw float32 coordinates {floor / 1e6:.2f} MB"
+        notes += "; " + _describe("naive", baseline)
+        ours, naive = visits[-1], baseline[-1]
+        notes += (f"; bytes naive/ours: {naive.bytes_total / ours.bytes_total:.1f}x in all, "
+                  f"{naive.bytes_map / ours.bytes_map:.1f}x map data only")  # fmt: skip
+    notes += (f"; a page without a map on the same server: {shell.bytes_total / 1e6:.2f} MB "
+              f"(shell {shell.bytes_shell / 1e6:.2f} MB, WebSocket "
+              f"{shell.bytes_ws / 1e3:.0f} kB); floor: raw float32 coordinates "
+              f"{floor / 1e6:.2f} MB")  # fmt: skip
     return Result(
         workload=f"{NAME}: {label}, time to first buildings",
         ours=timing(visits),
@@ -226,6 +341,8 @@ def run(ctx: Context) -> list[Result]:
     with tempfile.TemporaryDirectory(prefix="twin-bench-scene-") as tmp, sync_playwright() as pw:
         naive = Path(tmp) / "naive.py"
         naive.write_text(NAIVE_PAGE, encoding="utf-8")
+        shell_page = Path(tmp) / "shell.py"
+        shell_page.write_text(SHELL_PAGE, encoding="utf-8")
         browser = pw.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
         scales = (1,) if os.environ.get("TWIN_BENCH_SCENE_LARGE") == "0" else (1, LARGE_SCALE)
         for scale in scales:
@@ -233,16 +350,29 @@ def run(ctx: Context) -> list[Result]:
             synthesize(seed=1, scale=scale, url=url, raster_dir=Path(tmp) / "rasters")
             floor = _floor_bytes(url)
             page = f"?camera={quote(CAMERA)}"
-            with _served(ROOT / "app.py", url, Path(tmp) / "ours.log") as app:
+            with _served(shell_page, url, Path(tmp) / "shell.log") as other:
+                _visit(browser, other, draws=False)
+                shell = _visit(browser, other, draws=False)
+            with ExitStack() as servers:
+                app = servers.enter_context(_served(ROOT / "app.py", url, Path(tmp) / "ours.log"))
                 for _ in range(max(ctx.warmup, 1)):  # prepares the layer files
                     _visit(browser, app + page)
-                ours = [_visit(browser, app + page) for _ in range(ctx.repeat if scale == 1 else 1)]
-            ctx.log(f"{NAME}: scale {scale} ours {ours[-1]}")
-            baseline = None
-            if scale == 1:  # at scale 10 the naive spec is ~340 MB: not tried
-                with _served(naive, url, Path(tmp) / "naive.log") as other:
-                    baseline = [_visit(browser, other) for _ in range(ctx.repeat)]
-                ctx.log(f"{NAME}: scale {scale} naive {baseline[-1]}")
-            results.append(_row(f"scale {scale}", ours, floor, baseline))
+                ours: list[Visit] = []
+                baseline: list[Visit] | None = None
+                if scale == 1:  # at scale 10 the naive spec is ~340 MB: not tried
+                    other = servers.enter_context(_served(naive, url, Path(tmp) / "naive.log"))
+                    baseline = []
+                    for _ in range(max(ctx.warmup, 1)):
+                        _visit(browser, other)
+                load_avg = os.getloadavg()[0]
+                ctx.log(f"{NAME}: scale {scale}, load average {load_avg:.1f}")
+                for _ in range(ctx.repeat if scale == 1 else 1):  # the sides interleaved
+                    ours.append(_visit(browser, app + page))
+                    if baseline is not None:
+                        baseline.append(_visit(browser, other))
+            ctx.log(f"{NAME}: scale {scale} ours {ours}")
+            if baseline:
+                ctx.log(f"{NAME}: scale {scale} naive {baseline}")
+            results.append(_row(f"scale {scale}", ours, floor, baseline, shell, load_avg))
         browser.close()
     return results
