@@ -10,6 +10,7 @@ import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
+import numpy as np
 import psycopg
 import pytest
 import shapely
@@ -585,3 +586,18 @@ def test_a_new_synthetic_city_is_merged_into_the_register_as_changes(db_url: str
     synthesize(seed=1, scale=0.05, url=db_url)
     assert _run(db_url, "SELECT count(*) FROM register.history") == [(rows,)]
     _assert_records_are_the_rows(db_url)
+
+
+@pytest.mark.parametrize(
+    "geoms",
+    [
+        [shapely.Point(550000.25, 157000.5), shapely.Point(-1e-9, 1e12)],
+        [shapely.Point(1, 2), shapely.LineString([(0, 0), (1, 1)])],
+        [shapely.Point(1, 2, 3)],
+        [shapely.Point()],
+    ],
+)
+def test_points_are_sent_as_the_same_ewkb_as_shapely_writes(geoms: list[shapely.Geometry]) -> None:
+    values = np.array(geoms, dtype=object)
+    expected = shapely.to_wkb(shapely.set_srid(values, 3794), hex=True, include_srid=True)
+    assert bulk.ewkb_hex(values).to_pylist() == list(expected)

@@ -64,9 +64,9 @@ def copy_arrow(conn: psycopg.Connection, target: sql.Composable, frame: pd.DataF
     """COPY ``frame`` into ``target`` like ``copy_rows``, rendering the CSV with Arrow.
 
     About ten times faster than pandas for 100,000 rows. Missing values become NULL, an
-    empty text stays empty; the ``geom`` column (shapely, EPSG:3794) is sent as EWKB. The
-    rows go in slices of ``COPY_SLICE``: the server stores one slice (and runs the table's
-    row triggers) while the next is rendered.
+    empty text stays empty; the ``geom`` column (shapely, EPSG:3794) is sent as hex EWKB
+    (:func:`ewkb_hex`). The rows go in slices of ``COPY_SLICE``: the server stores one
+    slice (and runs the table's row triggers) while the next is rendered.
     """
     if frame.empty:
         return
@@ -77,11 +77,43 @@ def copy_arrow(conn: psycopg.Connection, target: sql.Composable, frame: pd.DataF
         for start in range(0, len(frame), COPY_SLICE):
             part = frame.iloc[start : start + COPY_SLICE]
             if "geom" in part.columns:
-                geoms = shapely.set_srid(part["geom"].to_numpy(dtype=object), STORAGE_CRS)
-                part = part.assign(geom=shapely.to_wkb(geoms, hex=True, include_srid=True))
+                table = pa.Table.from_pandas(part.drop(columns="geom"), preserve_index=False)
+                geoms = ewkb_hex(part["geom"].to_numpy(dtype=object))
+                table = table.add_column(list(part.columns).index("geom"), "geom", geoms)
+            else:
+                table = pa.Table.from_pandas(part, preserve_index=False)
             buffer = io.BytesIO()
-            pa_csv.write_csv(pa.Table.from_pandas(part, preserve_index=False), buffer, options)
+            pa_csv.write_csv(table, buffer, options)
             cp.write(buffer.getbuffer())
+
+
+#: One 2D point as EWKB: byte order (little endian), type (Point with an SRID), SRID, x, y.
+_EWKB_POINT = np.dtype(
+    [("order", "u1"), ("type", "<u4"), ("srid", "<u4"), ("x", "<f8"), ("y", "<f8")]
+)
+_EWKB_POINT_TYPE = 0x20000001
+
+
+def ewkb_hex(geoms: np.ndarray, srid: int = STORAGE_CRS) -> pa.Array:
+    """Return geometries as hex EWKB with ``srid`` (what PostGIS reads from text), as Arrow.
+
+    2D points, the bulk of big imports, are packed with numpy (a fixed 25 bytes each), some
+    twenty times faster than shapely's ``to_wkb`` of copies with the SRID set; anything else
+    goes through shapely. Both give the same text.
+    """
+    types = shapely.get_type_id(geoms)
+    points = len(geoms) > 0 and bool((types == 0).all()) and not shapely.has_z(geoms).any()
+    xy = shapely.get_coordinates(geoms) if points else None
+    if xy is None or len(xy) != len(geoms):  # other types, or an empty point
+        with_srid = shapely.set_srid(geoms, srid)
+        return pa.array(shapely.to_wkb(with_srid, hex=True, include_srid=True), pa.large_string())
+    packed = np.empty(len(geoms), dtype=_EWKB_POINT)
+    packed["order"], packed["type"], packed["srid"] = 1, _EWKB_POINT_TYPE, srid
+    packed["x"], packed["y"] = xy[:, 0], xy[:, 1]
+    text = packed.tobytes().hex().upper().encode("ascii")
+    width = 2 * _EWKB_POINT.itemsize
+    offsets = np.arange(0, width * (len(geoms) + 1), width, dtype=np.int64)
+    return pa.LargeStringArray.from_buffers(len(geoms), pa.py_buffer(offsets), pa.py_buffer(text))
 
 
 def stage(

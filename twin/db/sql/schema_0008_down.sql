@@ -96,5 +96,6 @@ BEGIN
 END $$;
 
 DROP FUNCTION register.record_sql(regclass, text);
+DROP FUNCTION register.small_statement();
 DROP FUNCTION register.renumbering();
 DROP TABLE register.renumbering;
