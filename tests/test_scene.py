@@ -292,6 +292,11 @@ def test_kpi_overlay_fills_the_districts_by_value_and_direction(scene, city: dic
     assert props["tt_title"] == districts.set_index("id").loc[ids[1], "name"]
     assert props["tt_text"] == "10.00 <b>%</b>"
     assert by_id[ids[-1]]["properties"]["tt_text"].startswith("no value")
+    # a click on a district flies there: a point inside it and its size
+    for district_id, geom in zip(districts["id"].astype(int), districts.geometry, strict=True):
+        p = by_id[district_id]["properties"]
+        assert geom.buffer(1e-4).contains(shapely.Point(p["fly_lon"], p["fly_lat"]))
+        assert 100 < p["fly_m"] < 30_000
     assert XSS not in overlay.legend
     assert html.escape(XSS) in overlay.legend
     assert "&lt;b&gt;%&lt;/b&gt;" in overlay.legend

@@ -89,11 +89,31 @@ def has_pick(layers: Container[str]) -> bool:
     return _selected(layers) is not None
 
 
+def fly_to_overlay(overlays: Container[str]) -> bool:
+    """Read a click on an overlay (a KPI's district, a coverage cell): fly there.
+
+    The overlays have no panel; a click moves the camera onto the clicked shape and resets
+    the widget (an active selection dims the rest of the map). Returns whether it did.
+    """
+    state: Any = st.session_state.get(map_key())
+    objects = (state or {}).get("selection", {}).get("objects", {}) if state else {}
+    for layer_id, picked in objects.items():
+        if not picked or layer_id not in overlays:
+            continue
+        props = picked[0].get("properties") or {}
+        if props.get("fly_lon") is None:
+            continue
+        st.session_state[VIEW] = (props["fly_lon"], props["fly_lat"], props.get("fly_m") or 0)
+        st.session_state[MAP_N] = st.session_state.get(MAP_N, 0) + 1
+        return True
+    return False
+
+
 def take_pick(layers: Container[str]) -> tuple[str, str] | None:
     """Read a click on the map since the last run; remember it and reset the widget.
 
     Only objects of ``layers`` (the scene's catalog layers) open the panel; a click on an
-    overlay (a KPI's district, a coverage cell) only shows its tooltip. Streamlit dims
+    overlay (a KPI's district, a coverage cell) is read by :func:`fly_to_overlay`. Streamlit dims
     every object but the selected one while a map selection is active; the scene marks the
     picked object itself, so the widget is replaced by a fresh one.
     """

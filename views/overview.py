@@ -162,7 +162,8 @@ def live_map(view, geometry) -> None:  # noqa: ANN001 - a pydeck view, a picked 
                    three_d=three_d, picked=geometry, overlays=placed),
         height=640, key=sc.map_key(), on_select="rerun", selection_mode="single-object",
     )  # fmt: skip
-    if sc.has_pick(fresh.layers):  # the panel is outside the fragment
+    # the panel and the camera are outside the fragment: a click reruns the whole page
+    if sc.has_pick(fresh.layers) or sc.fly_to_overlay({o.id for o in overlays}):
         st.rerun()
 
 

@@ -37,6 +37,8 @@ KPI_ORDER, COVERAGE_ORDER = 7, 8
 #: The districts are simplified for the choropleth (degrees; 3e-5 is about 3 m): the
 #: official outlines are more detailed than a fill needs.
 SIMPLIFY_DEG = 3e-5
+#: Metres per degree of latitude (mean; enough to size a camera).
+METRES_PER_DEGREE = 111_320.0
 #: Drawn on the ground in drawing order, like the catalog's flat layers.
 FLAT_PARAMETERS = {"depthCompare": "always", "depthWriteEnabled": False}
 _SWATCH = (
@@ -65,10 +67,23 @@ def _swatch(colour: Iterable[int]) -> str:
     return _SWATCH.format(f"rgba({r}, {g}, {b}, {a / 255:.2f})")
 
 
-def _flat(drawn: pdk.Layer, layer_id: str, directory: Path | None) -> pdk.Layer:
-    """Lay the layer on the ground and move its (GeoJSON) data to a file fetched by URL."""
+def _flat(
+    drawn: pdk.Layer, layer_id: str, shapes: gpd.GeoSeries, directory: Path | None
+) -> pdk.Layer:
+    """Lay the layer on the ground and move its (GeoJSON) data to a file fetched by URL.
+
+    Each feature (one per row of ``shapes``, in order) gets where a click on it flies to:
+    ``fly_lon``, ``fly_lat`` (a point inside it) and ``fly_m`` (its larger side, metres).
+    """
     drawn.id = layer_id
     drawn.parameters = dict(FLAT_PARAMETERS)
+    points = shapes.representative_point()
+    west, south, east, north = shapes.bounds.to_numpy().T
+    size = np.maximum((east - west) * np.cos(np.radians(points.y.to_numpy())), north - south)
+    for feature, x, y, m in zip(
+        drawn.data["features"], points.x, points.y, size * METRES_PER_DEGREE, strict=True
+    ):
+        feature["properties"].update(fly_lon=round(x, 6), fly_lat=round(y, 6), fly_m=round(m))
     payload = json.dumps(drawn.data, separators=(",", ":"), ensure_ascii=False)
     drawn.data = publish_file(layer_id, payload.encode("utf-8"), directory)
     return drawn
@@ -130,7 +145,7 @@ def kpi_overlay(
         districts.geometry.simplify(SIMPLIFY_DEG, preserve_topology=True)
     )
     choropleth = choropleth_layer(simple, values, kpi.direction, kpi.unit)
-    drawn = _flat(choropleth, CHOROPLETH, directory)
+    drawn = _flat(choropleth, CHOROPLETH, simple.geometry, directory)
     spec = layer(CHOROPLETH)
     shown = districts["id"].map(values).astype(float).to_numpy()
     finite = shown[np.isfinite(shown)]
@@ -179,7 +194,7 @@ def coverage_overlay(
     """
     layer_id = f"{GAPS}-{tech}"
     titled = gaps.assign(h3=gaps["h3"].astype(str) + f" · {label}")
-    drawn = _flat(gap_layer(titled, what_if=False), layer_id, directory)
+    drawn = _flat(gap_layer(titled, what_if=False), layer_id, gaps.geometry, directory)
     style = layer(GAPS).style
     people = int(gaps["uncovered_population"].sum()) if len(gaps) else 0
     legend = (
