@@ -277,8 +277,8 @@ def _describe(side: str, vs: list[Visit]) -> str:
         f"browser = page shell {v.bytes_shell / 1e6:.2f} MB (Streamlit's frontend, sent "
         f"uncompressed, and its deck.gl chunk) + map data {v.bytes_map / 1e6:.2f} MB (layer "
         f"files and tiles {v.bytes_files / 1e6:.2f} MB, WebSocket {v.bytes_ws / 1e6:.2f} MB); "
-        f"JS heap {statistics.median(x.heap_mib for x in vs):.0f} MiB; page elements in by "
-        f"{_seconds(v.ws_done)}"
+        f"JS heap {statistics.median(x.heap_mib for x in vs):.0f} MiB; 90 % of the WebSocket "
+        f"bytes in by {_seconds(v.ws_done)}"
     )
     if v.files_first is not None:
         text += f", layer files asked from {_seconds(v.files_first)}"
