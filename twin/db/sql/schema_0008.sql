@@ -104,9 +104,25 @@ CREATE OR REPLACE FUNCTION register.log_insert() RETURNS trigger
     AS $$
 DECLARE
     source text := 'new_rows';
+    small boolean := (SELECT count(*) FROM (SELECT 1 FROM new_rows
+                                            LIMIT register.small_statement()) s)
+                     < register.small_statement();
+    renumber boolean;
 BEGIN
-    IF EXISTS (SELECT 1 FROM new_rows n JOIN register.history h
-               ON h.asset_id = n.id AND h.class = TG_TABLE_NAME WHERE n.version = 1) THEN
+    IF small THEN
+        -- One index probe per row. A join can be planned as a full scan of the history
+        -- index per statement when the history's statistics say it is empty (after deleting
+        -- rows): a row-by-row client (ogr2ogr -append) then slows down with every row.
+        renumber := EXISTS (SELECT 1 FROM new_rows n, LATERAL (
+                                SELECT 1 FROM register.history h
+                                WHERE h.asset_id = n.id AND h.class = TG_TABLE_NAME LIMIT 1) h
+                            WHERE n.version = 1);
+    ELSE
+        renumber := EXISTS (SELECT 1 FROM new_rows n JOIN register.history h
+                            ON h.asset_id = n.id AND h.class = TG_TABLE_NAME
+                            WHERE n.version = 1);
+    END IF;
+    IF renumber THEN
         INSERT INTO register.renumbering VALUES (pg_current_xact_id());
         EXECUTE format(
             'UPDATE %I.%I t SET version = 1 + e.version FROM '
@@ -117,8 +133,7 @@ BEGIN
         DELETE FROM register.renumbering WHERE xact = pg_current_xact_id();
         source := format('(SELECT t.* FROM %I.%I t JOIN new_rows r ON r.id = t.id)',
                          TG_TABLE_SCHEMA, TG_TABLE_NAME);
-    ELSIF (SELECT count(*) FROM (SELECT 1 FROM new_rows LIMIT register.small_statement()) s)
-          < register.small_statement() THEN
+    ELSIF small THEN
         INSERT INTO register.history
             (class, asset_id, version, operation, valid_from, changed_by, reason, record, geom)
         SELECT TG_TABLE_NAME, n.id, n.version, 'insert', n.changed_at, n.changed_by,
