@@ -272,7 +272,9 @@ def test_the_map_gets_every_latest_value_with_position_and_threshold_state(loade
         for s in ElementTree.parse(ARSO).getroot().iter("postaja")
     }
     codes = dict(_query(loaded, "SELECT id, station_code FROM register.sensor"))
-    for row in shown.itertuples():  # the file's WGS84 positions, from the stored D96/TM
+    arso_rows = [r for r in shown.itertuples() if codes[r.sensor_id] in stations]
+    assert {codes[r.sensor_id] for r in arso_rows} == set(stations)  # other tests add sensors
+    for row in arso_rows:  # the file's WGS84 positions, from the stored D96/TM
         assert row.lon == pytest.approx(stations[codes[row.sensor_id]][0], abs=1e-5)
         assert row.lat == pytest.approx(stations[codes[row.sensor_id]][1], abs=1e-5)
     limits: dict[str, list[tuple[float, str]]] = {}
