@@ -758,3 +758,35 @@ def test_dashboard_form_refuses_a_viewer(edge: str, page_env) -> None:
     app = _page(edge, page_env, actor=VIEWER)
     assert not app.exception
     assert any("only editors enter values" in w.value for w in app.warning)
+
+
+def test_dashboard_marks_the_scopes_of_approximate_polygons(edge: str, page_env) -> None:
+    with psycopg.connect(edge, autocommit=True) as conn:
+        first, name, note, was = conn.execute(
+            "SELECT id, name, geometry_note, approximate FROM twin.districts ORDER BY id LIMIT 1"
+        ).fetchone()
+        conn.execute(
+            "UPDATE twin.districts SET approximate = true, "
+            "geometry_note = 'derived <b>from</b> its streets' WHERE id = %s",
+            [first],
+        )
+    try:
+        app = _page(edge, page_env)
+        assert not any("approximate" in w.value for w in app.warning)  # the city is exact
+        per_district = app.dataframe[1].value
+        flags = dict(zip(per_district["scope"], per_district["approximate"], strict=True))
+        assert flags[name]
+        assert sum(bool(f) for f in flags.values()) == 1
+        scope = next(s for s in app.selectbox if s.label == "Scope")
+        app = scope.select(first).run()
+        assert not app.exception
+        warning = next(w.value for w in app.warning if "approximate" in w.value)
+        assert name in warning
+        assert "derived \\<b\\>from" in warning  # escaped: shown as text, not as HTML
+        assert "<b>" not in warning
+    finally:
+        with psycopg.connect(edge, autocommit=True) as conn:
+            conn.execute(
+                "UPDATE twin.districts SET approximate = %s, geometry_note = %s WHERE id = %s",
+                [was, note, first],
+            )

@@ -159,6 +159,15 @@ scope_id = st.selectbox(
     "Scope", list(names), format_func=lambda i: "Mestna občina Maribor" if i is None else names[i]
 )
 scope_name = names[scope_id]
+if scope_id is not None:
+    unit = districts[districts["id"] == scope_id].iloc[0]
+    if bool(unit["approximate"]):
+        st.warning(
+            f"**{_data.md_escape(unit['name'])}** has no official polygon: the twin derives an "
+            f"approximate one ({_data.md_escape(unit['geometry_note'])}), so the figures of "
+            "this scope are approximate too.",
+            icon=":material/warning:",
+        )
 by_scope = {r.id: r for r in results if r.scope == scope_name}
 for tab, area in zip(st.tabs([a.name_en for a in catalog.area]), catalog.area, strict=True):
     with tab:
@@ -176,6 +185,10 @@ spatial = [k for k in catalog.kpi if k.spatial]
 st.markdown("#### Per district")
 chosen = st.selectbox("KPI on the map", spatial, format_func=lambda k: k.name_en, key="map_kpi")
 rows = pd.DataFrame([r.as_dict() for r in results if r.id == chosen.id and r.district_id])
+approximate = dict(
+    zip(districts["id"].astype(int), districts["approximate"].astype(bool), strict=True)
+)
+rows["approximate"] = rows["district_id"].astype(int).map(approximate).fillna(value=False)
 values = pd.Series(
     rows["value"].astype(float).to_numpy(), index=rows["district_id"].astype(int).to_numpy()
 )
@@ -188,11 +201,16 @@ with map_column:
 with legend_column:
     st.html(legend_html(choropleth=True))
 st.dataframe(
-    rows[["scope", "scope_kind", "value", "numerator", "denominator", "synthetic_share"]],
+    rows[["scope", "scope_kind", "value", "numerator", "denominator", "synthetic_share",
+          "approximate"]],
     hide_index=True,
     width="stretch",
     column_config={"value": st.column_config.NumberColumn(f"Value ({chosen.unit})",
-                                                          format="%.2f")},
+                                                          format="%.2f"),
+                   "approximate": st.column_config.CheckboxColumn(
+                       "Approximate polygon",
+                       help="No official polygon: the twin derives one, so the figure is "
+                            "approximate")},
 )  # fmt: skip
 
 # --- drill-down ---------------------------------------------------------------------------
