@@ -472,10 +472,6 @@ def _frame_rows(frame: pd.DataFrame) -> list[tuple[object, ...]]:
     return list(part.itertuples(index=False, name=None))
 
 
-def _plain_frame(rows: list[tuple[object, ...]], names: list[str]) -> pd.DataFrame:
-    return pd.DataFrame(rows, columns=names)
-
-
 def _measure_latest(ctx: Context) -> list[Result]:
     ctx.log(f"{NAME}: filling {_N_LATEST:,} observations for the latest-value query (untimed)")
     fill = _fill_latest(ctx)
@@ -498,7 +494,7 @@ def _measure_latest(ctx: Context) -> list[Result]:
             naive_s, naive_rows = _timed_query(conn, naive_query)
             if sorted(plain_rows, key=_key) != sorted(naive_rows, key=_key):
                 raise SetupError("the latest-value query and the DISTINCT ON baseline disagree")
-            if _frame_rows(frame) != _frame_rows(_plain_frame(naive_rows, names)):
+            if _frame_rows(frame) != _frame_rows(pd.DataFrame(naive_rows, columns=names)):
                 raise SetupError("latest() and the DISTINCT ON baseline disagree")
             if len(plain_rows) != n_streams or len(frame) != n_streams:
                 raise SetupError(f"the latest-value query returned {len(plain_rows)} rows")

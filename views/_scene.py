@@ -70,11 +70,15 @@ def map_key() -> str:
     return f"scene-map-{st.session_state.get(MAP_N, 0)}"
 
 
+def _objects() -> dict[str, list[dict[str, Any]]]:
+    """Return the objects the map's widget holds as selected, by layer id."""
+    state: Any = st.session_state.get(map_key())
+    return (state or {}).get("selection", {}).get("objects", {}) if state else {}  # type: ignore[no-any-return]
+
+
 def _selected(layers: Container[str]) -> tuple[str, str] | None:
     """Return the object a click on the map selected in one of ``layers``, if any."""
-    state: Any = st.session_state.get(map_key())
-    objects = (state or {}).get("selection", {}).get("objects", {}) if state else {}
-    for layer_id, picked in objects.items():
+    for layer_id, picked in _objects().items():
         if not picked or layer_id not in layers:
             continue
         first = picked[0]
@@ -95,9 +99,7 @@ def fly_to_overlay(overlays: Container[str]) -> bool:
     The overlays have no panel; a click moves the camera onto the clicked shape and resets
     the widget (an active selection dims the rest of the map). Returns whether it did.
     """
-    state: Any = st.session_state.get(map_key())
-    objects = (state or {}).get("selection", {}).get("objects", {}) if state else {}
-    for layer_id, picked in objects.items():
+    for layer_id, picked in _objects().items():
         if not picked or layer_id not in overlays:
             continue
         props = picked[0].get("properties") or {}

@@ -12,6 +12,7 @@ from twin.kpi.drill import behind
 from twin.kpi.report import html_report, results_csv
 from twin.scene import MAP_HEIGHT_PX
 from twin.scene.kpi import MAX_DRAWN, assets_deck, choropleth_deck, legend_html
+from twin.scene.overlays import district_values
 from views import _data
 from views._register import sign_in_sidebar
 
@@ -185,13 +186,9 @@ spatial = [k for k in catalog.kpi if k.spatial]
 st.markdown("#### Per district")
 chosen = st.selectbox("KPI on the map", spatial, format_func=lambda k: k.name_en, key="map_kpi")
 rows = pd.DataFrame([r.as_dict() for r in results if r.id == chosen.id and r.district_id])
-approximate = dict(
-    zip(districts["id"].astype(int), districts["approximate"].astype(bool), strict=True)
-)
+approximate = districts.set_index(districts["id"].astype(int))["approximate"].astype(bool)
 rows["approximate"] = rows["district_id"].astype(int).map(approximate).fillna(value=False)
-values = pd.Series(
-    rows["value"].astype(float).to_numpy(), index=rows["district_id"].astype(int).to_numpy()
-)
+values = district_values(results, chosen.id)
 map_column, legend_column = st.columns([3, 1])
 with map_column:
     st.pydeck_chart(

@@ -36,6 +36,11 @@ def _rgba(colour: tuple[int, ...] | list[int]) -> str:
     return "rgba({}, {}, {}, {:.2f})".format(*colour[:3], alpha)
 
 
+def swatch(colour: tuple[int, ...] | list[int]) -> str:
+    """Return a legend's colour square (HTML) for an RGB or RGBA colour."""
+    return _SWATCH.format(_rgba(colour))
+
+
 def legend_html(scene: Scene, visible: set[str], colouring: dict[str, str]) -> str:
     """Return the legend of the visible layers as HTML (every text escaped).
 
@@ -67,14 +72,9 @@ def legend_html(scene: Scene, visible: set[str], colouring: dict[str, str]) -> s
             continue
         if chosen is None:
             colour = spec.style.fill or spec.style.line or (90, 90, 90, 255)
-            entries.append(
-                _SWATCH.format(_rgba(colour)) + f"<b>{html.escape(spec.title)}</b>{count}"
-            )
+            entries.append(swatch(colour) + f"<b>{html.escape(spec.title)}</b>{count}")
             continue
-        rows = "".join(
-            f"<div>{_SWATCH.format(_rgba(c))}{html.escape(label)}</div>"
-            for label, c in chosen.legend
-        )
+        rows = "".join(f"<div>{swatch(c)}{html.escape(label)}</div>" for label, c in chosen.legend)
         entries.append(
             f"<b>{html.escape(spec.title)}</b>{count} <small>by {html.escape(chosen.title)}</small>"
             f"<div style='margin-left:0.6em'>{rows}</div>"
@@ -92,7 +92,7 @@ def _categories(prepared: PreparedLayer) -> str:
         names = frame.loc[values == value, "name"].astype(str) if "name" in frame else []
         listed = ", ".join(names) if 0 < len(names) <= NAMES_LISTED else ""
         rows.append(
-            f"<div>{_SWATCH.format(_rgba(style.fill or style.line or (90, 90, 90, 255)))}"
+            f"<div>{swatch(style.fill or style.line or (90, 90, 90, 255))}"
             f"{int((values == value).sum())} {html.escape(style.legend or value)}"
             + (f"<br/><small>{html.escape(listed)}</small>" if listed else "")
             + "</div>"

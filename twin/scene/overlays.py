@@ -28,6 +28,7 @@ import pydeck as pdk
 from twin.kpi import Kpi, Result
 from twin.scene.catalog import layer
 from twin.scene.coverage import GAPS, gap_layer
+from twin.scene.explore import swatch
 from twin.scene.kpi import CHOROPLETH, choropleth_layer
 from twin.scene.static import publish_file
 
@@ -41,10 +42,6 @@ SIMPLIFY_DEG = 3e-5
 METRES_PER_DEGREE = 111_320.0
 #: Drawn on the ground in drawing order, like the catalog's flat layers.
 FLAT_PARAMETERS = {"depthCompare": "always", "depthWriteEnabled": False}
-_SWATCH = (
-    '<span style="display:inline-block;width:0.95em;height:0.95em;background:{};'
-    'border:1px solid rgba(0,0,0,0.25);margin-right:0.4em;vertical-align:-0.1em"></span>'
-)
 
 
 @dataclass(frozen=True)
@@ -60,11 +57,6 @@ class Overlay:
     def placed(self) -> tuple[int, pdk.Layer]:
         """Return ``(order, layer)`` as :func:`twin.scene.city.scene_deck` takes it."""
         return self.order, self.layer
-
-
-def _swatch(colour: Iterable[int]) -> str:
-    r, g, b, a = (*colour, 255)[:4]
-    return _SWATCH.format(f"rgba({r}, {g}, {b}, {a / 255:.2f})")
 
 
 def _flat(
@@ -152,9 +144,9 @@ def kpi_overlay(
     low, high = (float(finite.min()), float(finite.max())) if len(finite) else (np.nan, np.nan)
     worst, best = (low, high) if kpi.direction == "higher" else (high, low)
     unit = html.escape(kpi.unit)
-    better = _swatch(spec.style_of("better").fill or (0, 0, 0, 0))
+    better = swatch(spec.style_of("better").fill or (0, 0, 0, 0))
     rows = [
-        f"<div>{_swatch(spec.style_of('worse').fill or (0, 0, 0, 0))}worst: "
+        f"<div>{swatch(spec.style_of('worse').fill or (0, 0, 0, 0))}worst: "
         f"{_number(worst)} {unit}</div>",
         f"<div>{better}best: {_number(best)} {unit}</div>",
     ]
@@ -162,7 +154,7 @@ def kpi_overlay(
         rows = [f"<div>{better}every district with a value: {_number(low)} {unit}</div>"]
     if len(finite) < len(shown):
         none = spec.style_of("none")
-        rows.append(f"<div>{_swatch(none.fill or (0, 0, 0, 0))}{html.escape(none.legend)}</div>")
+        rows.append(f"<div>{swatch(none.fill or (0, 0, 0, 0))}{html.escape(none.legend)}</div>")
     legend = (
         f"<b>{html.escape(kpi.name_en)}</b> <small>per district, "
         f"{html.escape(kpi.direction)} is better</small>"
@@ -198,7 +190,7 @@ def coverage_overlay(
     style = layer(GAPS).style
     people = int(gaps["uncovered_population"].sum()) if len(gaps) else 0
     legend = (
-        f"{_swatch(style.fill or (0, 0, 0, 0))}<b>{html.escape(label)}: uncovered people</b> "
+        f"{swatch(style.fill or (0, 0, 0, 0))}<b>{html.escape(label)}: uncovered people</b> "
         f"<small>({len(gaps):,} H3 cells, {people:,} people)</small>"
         f"<div style='margin-left:0.6em'><small>{html.escape(style.legend)}</small></div>"
     )

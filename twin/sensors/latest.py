@@ -46,6 +46,13 @@ def _to_wgs84() -> Transformer:
     return Transformer.from_crs(3794, 4326, always_xy=True)
 
 
+def _with_lonlat(frame: pd.DataFrame) -> pd.DataFrame:
+    """Add ``lon``/``lat`` (EPSG:4326) from the D96/TM ``e``/``n``, PROJ per column."""
+    lon, lat = _to_wgs84().transform(frame["e"].to_numpy(dtype=float),
+                                     frame["n"].to_numpy(dtype=float))  # fmt: skip
+    return frame.assign(lon=lon, lat=lat)
+
+
 @dataclass(frozen=True)
 class _Streams:
     """The cached part: datastreams with their sensors, and the thresholds per property.
@@ -75,10 +82,7 @@ def _rows(conn: psycopg.Connection, name: str) -> pd.DataFrame:
 
 
 def _read_streams(conn: psycopg.Connection, key: tuple[object, ...]) -> _Streams:
-    frame = _rows(conn, "sensors_latest_streams").set_index("datastream_id")
-    lon, lat = _to_wgs84().transform(frame["e"].to_numpy(dtype=float),
-                                     frame["n"].to_numpy(dtype=float))  # fmt: skip
-    frame = frame.assign(lon=lon, lat=lat)
+    frame = _with_lonlat(_rows(conn, "sensors_latest_streams").set_index("datastream_id"))
     codes, names = pd.factorize(frame["property"])
     limits: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     known = {str(name): code for code, name in enumerate(names)}
@@ -180,10 +184,5 @@ def latest(conn: psycopg.Connection, query: str | None = None) -> pd.DataFrame:
         return _packed(conn)
     cur = conn.cursor(binary=True)
     cur.execute(query)
-    names = [c.name for c in cur.description or ()]
-    frame = pd.DataFrame(cur.fetchall(), columns=names)
-    lon, lat = _to_wgs84().transform(frame["e"].to_numpy(dtype=float),
-                                     frame["n"].to_numpy(dtype=float))  # fmt: skip
-    frame.insert(names.index("n") + 1, "lon", lon)
-    frame.insert(names.index("n") + 2, "lat", lat)
-    return frame
+    frame = pd.DataFrame(cur.fetchall(), columns=[c.name for c in cur.description or ()])
+    return _with_lonlat(frame)[list(COLUMNS)]
