@@ -9,6 +9,7 @@ assets keep the stored value; new assets take the class defaults.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,7 +21,7 @@ from psycopg import sql
 
 from twin.register._checks import COLUMNS, duplicates, problem_frame
 from twin.register.catalog import AssetClass
-from twin.register.schema import DEFAULT_LICENCE, DEFAULT_SOURCE
+from twin.register.schema import DEFAULT_LICENCE, DEFAULT_SOURCE, SQL_TYPES
 
 
 @dataclass
@@ -96,13 +97,25 @@ def booleans(values: pd.Series) -> pd.Series:
     return out
 
 
+def any_of(sql_type: str = "text") -> sql.Composed:
+    """``ANY(…)`` of the array parameter of :func:`fetch`, as ``sql_type``."""
+    return sql.SQL("ANY(ARRAY(SELECT jsonb_array_elements_text(%s::jsonb))::{}[])").format(
+        sql.SQL(sql_type)
+    )
+
+
 def fetch(
-    conn: psycopg.Connection, query: sql.Composed | str, values: list[Any]
+    conn: psycopg.Connection, query: sql.Composed, values: list[Any]
 ) -> list[tuple[Any, ...]]:
-    """Return the rows of ``query`` for the array parameter ``values`` (none when empty)."""
+    """Return the rows of ``query`` for the array parameter ``values`` (none when empty).
+
+    ``query`` takes the array as :func:`any_of`: the values travel as one JSON text that
+    the server unpacks (psycopg took 0.2 s to dump a list of 100,000 strings as an array;
+    the JSON takes 10 ms).
+    """
     if not values:
         return []
-    return conn.execute(query, (values,)).fetchall()
+    return conn.execute(query, (json.dumps(values, default=str),)).fetchall()
 
 
 def _identifier(cls: AssetClass, frame: pd.DataFrame, name: str) -> pd.Series:
@@ -121,10 +134,13 @@ def _owners(
 ) -> dict[Any, str]:
     """Map identifier values to the ids of the stored assets holding them."""
     keys = [int(v) if isinstance(v, np.integer) else v for v in values.dropna().unique()]
-    query = sql.SQL("SELECT {a}, id FROM {t} WHERE {a} = ANY(%s)").format(
-        a=sql.Identifier(name), t=sql.Identifier("register", cls.table)
+    query = sql.SQL("SELECT {a}, id FROM {t} WHERE {a} = {v}").format(
+        a=sql.Identifier(name),
+        t=sql.Identifier("register", cls.table),
+        v=any_of(SQL_TYPES[cls.attribute(name).type]),
     )
-    return {key: str(asset) for key, asset in fetch(conn, query, keys)}
+    rows = fetch(conn, query, keys)
+    return {key: str(asset) for key, asset in rows}
 
 
 def match(
@@ -146,7 +162,7 @@ def match(
     stored_ids = {
         str(r[0])
         for r in fetch(
-            conn, sql.SQL("SELECT id FROM {} WHERE id = ANY(%s)").format(table), list(explicit)
+            conn, sql.SQL("SELECT id FROM {} WHERE id = {}").format(table, any_of()), list(explicit)
         )
     }
     target = given.copy()
@@ -201,8 +217,8 @@ def references(conn: psycopg.Connection, cls: AssetClass, rows: Rows) -> None:
             fetch(
                 conn,
                 sql.SQL(
-                    "SELECT id, class FROM register.assets WHERE id = ANY(%s) AND class <> {}"
-                ).format(sql.Literal(cls.name)),
+                    "SELECT id, class FROM register.assets WHERE id = {} AND class <> {}"
+                ).format(any_of(), sql.Literal(cls.name)),
                 list(given.dropna().unique()),
             )
         )
@@ -252,7 +268,7 @@ def _parents(conn: psycopg.Connection, cls: AssetClass, rows: Rows) -> None:
     kinds = dict(
         fetch(
             conn,
-            "SELECT id, class FROM register.assets WHERE id = ANY(%s)",
+            sql.SQL("SELECT id, class FROM register.assets WHERE id = {}").format(any_of()),
             list(parents.dropna().unique()),
         )
     )
@@ -292,8 +308,10 @@ def fill_blanks(conn: psycopg.Connection, cls: AssetClass, rows: Rows) -> None:
     blank = frame[kept].isna().any(axis=1) if kept else pd.Series(data=False, index=frame.index)
     need = stored & (blank | ("synthetic" in frame.columns))
     if need.any():
-        query = sql.SQL("SELECT id, {} FROM {} WHERE id = ANY(%s)").format(
-            sql.SQL(", ").join(map(sql.Identifier, kept)), sql.Identifier("register", cls.table)
+        query = sql.SQL("SELECT id, {} FROM {} WHERE id = {}").format(
+            sql.SQL(", ").join(map(sql.Identifier, kept)),
+            sql.Identifier("register", cls.table),
+            any_of(),
         )
         values = pd.DataFrame(
             fetch(conn, query, list(rows.target[need].unique())), columns=["id", *kept]

@@ -30,6 +30,7 @@ from twin.register._files import (
     write_frame,
 )
 from twin.register.catalog import AssetClass, asset_class
+from twin.register.store import as_of_source
 
 #: Formats whose default CRS is longitude/latitude (GeoJSON by RFC 7946; CSV by convention).
 LONLAT_FORMATS = frozenset({"GeoJSON", "CSV"})
@@ -111,22 +112,12 @@ def _transformed(geoms: np.ndarray, crs: CRS) -> np.ndarray:
     return np.asarray(gpd.GeoSeries(geoms, crs=STORAGE_CRS).to_crs(crs).values, dtype=object)
 
 
-def _as_of_source(cls: AssetClass) -> sql.Composable:
-    """Rows of ``cls`` as they were at ``%(as_of)s``, rebuilt from the history."""
-    return sql.SQL(
-        "(SELECT r.* FROM register.history h, jsonb_populate_record(NULL::{t}, "
-        "h.record || jsonb_build_object('geom', encode(ST_AsEWKB(h.geom), 'hex'))) r "
-        "WHERE h.class = {c} AND h.operation <> 'delete' AND h.valid_from <= %(as_of)s "
-        "AND (h.valid_to IS NULL OR h.valid_to > %(as_of)s))"
-    ).format(t=sql.Identifier("register", cls.table), c=sql.Literal(cls.name))
-
-
 def _read(
     cls: AssetClass, as_of: datetime | None, url: str | None
 ) -> tuple[pd.DataFrame, np.ndarray]:
     """Return the class's rows (typed) and geometries in EPSG:3794, ordered by id."""
     columns = export_columns(cls)
-    source = _as_of_source(cls) if as_of is not None else sql.Identifier("register", cls.table)
+    source = as_of_source(cls) if as_of is not None else sql.Identifier("register", cls.table)
     query = sql.SQL("SELECT {c}, ST_AsBinary(t.geom) FROM {s} t ORDER BY t.id").format(
         c=sql.SQL(", ").join(sql.Identifier("t", c) for c in columns), s=source
     )

@@ -33,7 +33,16 @@ from twin.register._files import (
     read_source,
     shapefile_names,
 )
-from twin.register._resolve import Rows, fetch, fill_blanks, match, normalise, references, text
+from twin.register._resolve import (
+    Rows,
+    any_of,
+    fetch,
+    fill_blanks,
+    match,
+    normalise,
+    references,
+    text,
+)
 from twin.register.catalog import AssetClass, asset_class
 from twin.register.store import Actor, acting
 
@@ -423,8 +432,8 @@ def _stale(
     current = dict(
         fetch(
             conn,
-            sql.SQL("SELECT id, version FROM {} WHERE id = ANY(%s)").format(
-                sql.Identifier("register", cls.table)
+            sql.SQL("SELECT id, version FROM {} WHERE id = {}").format(
+                sql.Identifier("register", cls.table), any_of()
             ),
             sorted(changed),
         )

@@ -31,6 +31,13 @@ SQL_TYPES = {
     "date": "date",
     "list": "text",
 }
+#: ST_IsValid for a Point column (revision 0009): a point is valid when its x and y are
+#: finite (an empty point is valid). The same answer as ST_IsValid, which converts every
+#: point to GEOS: 0.35 s of a 100,000-point import, this 0.04 s.
+POINT_VALID = (
+    "ST_X(geom) > '-Infinity'::float8 AND ST_X(geom) < 'Infinity'::float8 "
+    "AND ST_Y(geom) > '-Infinity'::float8 AND ST_Y(geom) < 'Infinity'::float8"
+)
 DEFAULT_SOURCE = "Mestna občina Maribor, asset register"
 DEFAULT_LICENCE = "municipal register (internal)"
 #: Roles behind the app's roles (created by revision 0003).
@@ -119,8 +126,12 @@ def _create(conn: psycopg.Connection, asset_class: AssetClass) -> None:
     )
     columns = [common, *(_column(asset_class, a, new_table=True) for a in asset_class.attributes)]
     geom = sql.SQL(
-        "geom geometry({}, 3794) NOT NULL CONSTRAINT {} CHECK (ST_IsValid(geom))"
-    ).format(sql.SQL(asset_class.geometry), sql.Identifier(f"{name}_geom_valid"))
+        "geom geometry({}, 3794) NOT NULL CONSTRAINT {} CHECK ({})"
+    ).format(
+        sql.SQL(asset_class.geometry),
+        sql.Identifier(f"{name}_geom_valid"),
+        sql.SQL(POINT_VALID if asset_class.geometry == "Point" else "ST_IsValid(geom)"),
+    )
     columns.append(geom)
     table = _table(asset_class)
     conn.execute(sql.SQL("CREATE TABLE {} ({})").format(table, sql.SQL(",\n").join(columns)))
@@ -147,9 +158,13 @@ def _create(conn: psycopg.Connection, asset_class: AssetClass) -> None:
             sql.Identifier(SCHEMA, "stamp_update"),
         )
     )  # fmt: skip
+    # After UPDATE with the rows as they were and are (revision 0009).
+    conn.execute(
+        "SELECT register.install_log_update(%s::regclass, %s)",
+        (table.as_string(conn), f"{name}_log_update"),
+    )
     for event, rows, function in (
         ("INSERT", "NEW TABLE AS new_rows", "log_insert"),
-        ("UPDATE", "NEW TABLE AS new_rows", "log_update"),
         ("DELETE", "OLD TABLE AS old_rows", "log_delete"),
     ):
         conn.execute(

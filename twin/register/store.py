@@ -117,13 +117,18 @@ def _search_condition(cls: AssetClass) -> sql.Composable:
     return sql.SQL("concat_ws(' ', {}) ILIKE %(pattern)s").format(fields)
 
 
-def _as_of_source(cls: AssetClass) -> sql.Composable:
-    """Rows of ``cls`` as they were at ``%(as_of)s``, rebuilt from the history."""
+def as_of_source(cls: AssetClass) -> sql.Composable:
+    """Rows of ``cls`` as they were at ``%(as_of)s``.
+
+    Versions that had ended by now are rebuilt from the history; versions still current
+    are the rows themselves (the history keeps no copy of them).
+    """
     return sql.SQL(
         "(SELECT r.* FROM register.history h, jsonb_populate_record(NULL::{t}, "
         "h.record || jsonb_build_object('geom', encode(ST_AsEWKB(h.geom), 'hex'))) r "
         "WHERE h.class = {c} AND h.operation <> 'delete' AND h.valid_from <= %(as_of)s "
-        "AND (h.valid_to IS NULL OR h.valid_to > %(as_of)s))"
+        "AND h.valid_to > %(as_of)s "
+        "UNION ALL SELECT * FROM {t} WHERE changed_at <= %(as_of)s)"
     ).format(t=sql.Identifier("register", cls.table), c=sql.Literal(cls.name))
 
 
@@ -194,7 +199,7 @@ def list_assets(
             sql.SQL("t.{}::text = %({})s").format(sql.Identifier(name), sql.SQL(f"f{i}"))
         )
         params[f"f{i}"] = str(value)
-    source = _as_of_source(cls) if as_of is not None else sql.Identifier("register", cls.table)
+    source = as_of_source(cls) if as_of is not None else sql.Identifier("register", cls.table)
     columns = [c for c in cls.columns if c != "geom"]
     query = sql.SQL(
         "SELECT {cols}, ST_AsBinary(ST_Transform(t.geom, %(srid)s)) AS geometry "
@@ -530,9 +535,9 @@ def restore(
     table = sql.Identifier("register", cls.table)
     editable = sql.SQL(", ").join(map(sql.Identifier, cls.editable))
     old = sql.SQL(
-        "FROM register.history h, jsonb_populate_record(NULL::{t}, h.record) r "
-        "WHERE h.class = %(class)s AND h.asset_id = %(id)s AND h.version = %(version)s "
-        "AND h.operation <> 'delete'"
+        "FROM register.versions(%(class)s, %(id)s) h, "
+        "jsonb_populate_record(NULL::{t}, h.record) r "
+        "WHERE h.version = %(version)s AND h.operation <> 'delete'"
     ).format(t=table)
     if latest.operation == "delete":
         # The version is given, so the row trigger stamps the row and continues its versions
