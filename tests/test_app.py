@@ -345,10 +345,10 @@ def test_markdown_in_the_data_is_shown_as_written() -> None:
 
 @contextmanager
 def _serve(url: str, log_path: Path) -> Iterator[str]:
-    """Serve app.py on a free port of 127.0.0.1 against the database at ``url``."""
+    """Serve app.py as `twin serve app` does (behind the front, ``serve.py``) on 127.0.0.1."""
     port = _free_port()
     cmd = [
-        sys.executable, "-m", "streamlit", "run", str(REPO / "app.py"),
+        sys.executable, "-m", "streamlit", "run", str(REPO / "serve.py"),
         "--server.address", "127.0.0.1", "--server.port", str(port),
         "--server.headless", "true", "--browser.gatherUsageStats", "false",
     ]  # fmt: skip

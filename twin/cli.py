@@ -188,12 +188,13 @@ def synth(
 def serve_app_cmd(
     port: Annotated[int, typer.Option(help="Port on 127.0.0.1.")] = 8501,
 ) -> None:
-    """Serve the Streamlit app on 127.0.0.1."""
-    app_py = Path(__file__).resolve().parent.parent / "app.py"
-    if not app_py.is_file():
-        raise TwinError(f"{app_py} not found: `twin serve app` runs from a source checkout")
+    """Serve the Streamlit app on 127.0.0.1, its files gzip-encoded by the twin's front."""
+    # serve.py is app.py behind twin.web.front (compressed, cached page shell and layer files)
+    serve_py = Path(__file__).resolve().parent.parent / "serve.py"
+    if not serve_py.is_file():
+        raise TwinError(f"{serve_py} not found: `twin serve app` runs from a source checkout")
     cmd = [
-        sys.executable, "-m", "streamlit", "run", str(app_py),
+        sys.executable, "-m", "streamlit", "run", str(serve_py),
         "--server.address", "127.0.0.1", "--server.port", str(port),
         "--server.headless", "true", "--browser.gatherUsageStats", "false",
         "--client.toolbarMode", "viewer",

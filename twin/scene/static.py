@@ -1,12 +1,12 @@
 """Layer data the browser fetches itself: files under the app's ``static/`` directory.
 
 Large layers never travel inside the page (see ``docs/design.md``): the scene writes them as
-compact JSON files that Streamlit serves from ``static/`` (``server.enableStaticServing``,
-gzip-compressed on the way) and gives deck.gl their URL. Files are named by a hash of their
-content, so a layer is written once per distinct content (a register edit that does not
-touch it writes nothing), two app processes never write different data under one name, and
-a browser never sees a half-written file (each file or tile set is written to a temporary
-name and renamed).
+compact JSON files that Streamlit serves from ``static/`` (``server.enableStaticServing``;
+gzip-encoded once and cached by the app's front, :mod:`twin.web.front`) and gives deck.gl their
+URL. Files are named by a hash of their content, so a layer is written once per distinct
+content (a register edit that does not touch it writes nothing), two app processes never write
+different data under one name, and a browser never sees a half-written file (each file or tile
+set is written to a temporary name and renamed).
 """
 
 from __future__ import annotations
