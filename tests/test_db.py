@@ -10,6 +10,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
+import shapely
 import sqlalchemy as sa
 from conftest import _free_port, row_counts
 
@@ -248,3 +249,56 @@ def test_status_json_says_when_the_cluster_is_down(cli_env, tmp_path: Path) -> N
     done = twin_cli(cli_env, "db", "status", "--json")
     assert done.returncode == 3
     assert json.loads(done.stdout)["running"] is False
+
+
+def test_revision_0009_goes_down_and_up_keeping_every_version(db_url: str) -> None:
+    """Down to 0008 the history holds the current rows again; back up it holds none."""
+    from alembic import command
+    from alembic.config import Config
+
+    from twin.db.manage import MIGRATIONS, migrate
+    from twin.register import store
+
+    admin = LocalCluster(get_settings()).url("postgres")
+    with db.connect(admin, autocommit=True) as conn:
+        conn.execute("DROP DATABASE IF EXISTS twin_revisions")
+        conn.execute("CREATE DATABASE twin_revisions")
+    url = db_url.rsplit("/", 1)[0] + "/twin_revisions"
+    with db.connect(url, autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION postgis")
+    migrate(url)
+    alice = store.Actor("alice", "editor")
+    lamp = store.create(
+        "street_light", {"lamp_type": "sodium"}, shapely.Point(15.646, 46.557), actor=alice, url=url
+    )
+    store.update(lamp, 1, {"power_w": 70}, actor=alice, url=url)
+    before = store.history(lamp, url=url)
+    current = (
+        "SELECT count(*) FILTER (WHERE h.record = to_jsonb(t) - 'geom' AND h.geom = t.geom), "
+        "count(*) FILTER (WHERE h.record IS NULL) FROM register.street_light t "
+        "JOIN register.history h ON h.asset_id = t.id AND h.valid_to IS NULL"
+    )
+    index = (
+        "SELECT a.amname FROM pg_class c JOIN pg_am a ON a.oid = c.relam "
+        "WHERE c.oid = 'register.street_light_geom_gix'::regclass"
+    )
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    try:
+        with engine.begin() as conn:
+            cfg.attributes["connection"] = conn
+            command.downgrade(cfg, "0008")
+        with db.connect(url) as conn:
+            assert conn.execute(current).fetchone() == (1, 0)
+            assert conn.execute(index).fetchone() == ("gist",)
+        migrate(url)
+        with db.connect(url) as conn:
+            assert conn.execute(current).fetchone() == (0, 1)
+            assert conn.execute(index).fetchone() == ("spgist",)
+        assert store.history(lamp, url=url) == before
+        assert [v.record["power_w"] for v in before] == [None, 70]
+    finally:
+        engine.dispose()
+        with db.connect(admin, autocommit=True) as conn:
+            conn.execute("DROP DATABASE twin_revisions WITH (FORCE)")

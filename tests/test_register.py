@@ -368,6 +368,37 @@ def test_the_point_validity_check_says_what_st_isvalid_says(db_url: str, point: 
         conn.rollback()
 
 
+@pytest.mark.parametrize(
+    ("table", "method"), [("street_light", "spgist"), ("sensor", "spgist"), ("building", "gist")]
+)
+@pytest.mark.parametrize(
+    "where",
+    [
+        "geom && ST_MakeEnvelope(549000, 156000, 551000, 158000, 3794)",
+        "ST_Intersects(geom, ST_MakeEnvelope(549000, 156000, 551000, 158000, 3794))",
+        "ST_DWithin(geom, 'SRID=3794;POINT(550000 157000)'::geometry, 250)",
+    ],
+)
+def test_spatial_searches_use_the_geometry_index(
+    db_url: str, table: str, method: str, where: str
+) -> None:
+    """Point classes have an SP-GiST index (revision 0009), the others GiST; both serve the
+    bounding-box searches of the app, the API and QGIS."""
+    ((used,),) = _run(
+        db_url,
+        "SELECT a.amname FROM pg_class c JOIN pg_am a ON a.oid = c.relam "
+        "WHERE c.oid = %s::regclass",
+        f"register.{table}_geom_gix",
+    )
+    assert used == method
+    with psycopg.connect(db_url) as conn:
+        conn.execute("SET LOCAL enable_seqscan = off")
+        plan = "\n".join(
+            r[0] for r in conn.execute(f"EXPLAIN SELECT id FROM register.{table} WHERE {where}")
+        )
+    assert f"{table}_geom_gix" in plan, plan
+
+
 def _assert_records_are_the_rows(db_url: str) -> None:
     """The current version of every row is the row itself (revision 0009).
 

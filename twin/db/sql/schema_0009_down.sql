@@ -8,6 +8,24 @@ DECLARE
     t record;
 BEGIN
     FOR t IN
+        SELECT i.indexrelid::regclass AS idx, i.indrelid::regclass AS tab, c.relname AS name
+        FROM pg_index i
+        JOIN pg_class c ON c.oid = i.indexrelid
+        JOIN pg_am a ON a.oid = c.relam AND a.amname = 'spgist'
+        JOIN pg_class r ON r.oid = i.indrelid
+        JOIN pg_namespace n ON n.oid = r.relnamespace AND n.nspname = 'register'
+        WHERE c.relname = r.relname || '_geom_gix'
+    LOOP
+        EXECUTE format('DROP INDEX %s', t.idx);
+        EXECUTE format('CREATE INDEX %I ON %s USING gist (geom)', t.name, t.tab);
+    END LOOP;
+END $$;
+
+DO $$
+DECLARE
+    t record;
+BEGIN
+    FOR t IN
         SELECT c.conrelid::regclass AS tab, c.conname
         FROM pg_constraint c
         JOIN pg_class r ON r.oid = c.conrelid
