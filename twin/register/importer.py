@@ -11,6 +11,7 @@ The write is one transaction under the importing user, so the history names them
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -330,25 +331,31 @@ def _check(
     area, note = boundary(conn)
     if note:
         report.notes.append(note)
-    geoms, geometry_problems, repairs = geometries(cls, source, area, fix=fix)
+    # The geometry checks (shapely and PROJ, which release the GIL) run in a second thread
+    # while this one resolves the rows against the register and checks the attributes: the
+    # two share nothing, and the database is idle until the write.
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="twin-geometries") as pool:
+        checked = pool.submit(geometries, cls, source, area, fix=fix)
+        target, stored, match_problems = match(conn, cls, frame)
+        rows = Rows(
+            frame,
+            np.empty(0, dtype=object),
+            target,
+            stored,
+            source.label,
+            source.driver == "ESRI Shapefile",
+            [*source.problems, match_problems],
+        )
+        references(conn, cls, rows)
+        fill_blanks(conn, cls, rows)
+        coerced, problems = rules.check(cls, rows.frame, fill_defaults=False)
+        rows.frame = coerced[list(rows.frame.columns)]
+        rows.problems.append(problems)
+        rows.geoms, geometry_problems, repairs = checked.result()
+    rows.problems.insert(len(source.problems), geometry_problems)  # where it always was
     report.repairs = [
         Problem(int(r), str(f), str(x)) for r, f, x in repairs.itertuples(index=False)
     ]
-    target, stored, match_problems = match(conn, cls, frame)
-    rows = Rows(
-        frame,
-        geoms,
-        target,
-        stored,
-        source.label,
-        source.driver == "ESRI Shapefile",
-        [*source.problems, geometry_problems, match_problems],
-    )
-    references(conn, cls, rows)
-    fill_blanks(conn, cls, rows)
-    coerced, problems = rules.check(cls, rows.frame, fill_defaults=False)
-    rows.frame = coerced[list(rows.frame.columns)]
-    rows.problems.append(problems)
     return rows
 
 
