@@ -39,9 +39,12 @@ MEASURES = (
     "validity and municipality checks, attribute types and allowed values, duplicate and "
     "identifier matching against the register, then, as every row is new, one COPY straight "
     "into `register.street_light` through its triggers (version, who and time stamped by the "
-    "column defaults, so the row trigger is skipped; a history row per asset written "
-    "set-based by the statement trigger; a file that changes stored assets is staged and "
-    "merged instead), one transaction. "
+    "column defaults, so the row trigger is skipped; the statement trigger checks set-based "
+    "for re-created ids and notes the statement in `register.changes`; since revision 0009 "
+    "the version in force is the row itself and the history keeps the versions that end, so "
+    "a new asset writes no history row until it is changed or deleted; the table has an "
+    "SP-GiST index and a finite-x/y validity CHECK, as every Point class; a file that changes "
+    "stored assets is staged and merged instead), one transaction. "
     "Then the same file again (nothing changes, checked), and the same import as a cold "
     "`twin assets import FILE --class street_light --json` process (peak RSS measured as in "
     "synth city). Peer: `ogr2ogr -f PostgreSQL PG:… FILE -nln bench_import.street_light "
@@ -319,9 +322,9 @@ def _results(runs: _Runs, size_mib: float) -> list[Result]:
             ours,
             "ogr2ogr → new table (COPY, GiST index)",
             ogr,
-            f"{file}. Ours checks every row and writes version, who and a history row per "
-            "asset through the register's triggers; ogr2ogr copies the features as they "
-            "are",
+            f"{file}. Ours checks every row and writes version, who, when and why through "
+            "the register's triggers (the history takes each version when it ends); ogr2ogr "
+            "copies the features as they are",
         ),
         Result(
             f"{NAME}: same import vs ogr2ogr through the register's triggers",

@@ -66,7 +66,8 @@ POLE_SQL = """
 INSERT INTO register.street_light (lamp_type, pole_height_m, geom)
 VALUES ('LED', %(h)s, ST_SetSRID(ST_MakePoint(%(x)s, %(y)s), 3794))"""
 STATE_SQL = """
-SELECT (SELECT count(*) FROM register.history), (SELECT count(*) FROM register.mobile_site),
+SELECT (SELECT count(*) FROM register.history), (SELECT max(change_id) FROM register.changes),
+       (SELECT count(*) FROM register.mobile_site),
        (SELECT coalesce(max(xmin::text::bigint), 0) FROM register.mobile_site)"""
 SAVED_SQL = """
 SELECT state, technologies, bands, azimuths_deg, antenna_height_m, changed_by

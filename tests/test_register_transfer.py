@@ -82,11 +82,12 @@ def lights(n: int, prefix: str, crs: int = 4326, seed: int = 1) -> gpd.GeoDataFr
 
 
 def table_state(url: str, name: str = "street_light") -> tuple:
-    """Digest of a register table, the history size and the id sequence."""
+    """Digest of a register table, the history size, newest change and the id sequence."""
     return query(
         url,
         f"SELECT (SELECT md5(string_agg(t::text, '|' ORDER BY t.id)) FROM register.{name} t), "
         "(SELECT count(*) FROM register.history), "
+        "(SELECT max(change_id) FROM register.changes), "
         "(SELECT last_value FROM register.asset_number)",
     )[0]
 
@@ -433,8 +434,8 @@ def test_history_names_the_importing_user_and_the_file(city, tmp_path) -> None:
     assert all(i.startswith("street_light:") for i in ids)
     rows = query(
         city,
-        "SELECT DISTINCT changed_by, reason, operation FROM register.history "
-        "WHERE class = 'street_light' AND asset_id = ANY(%s)",
+        "SELECT DISTINCT v.changed_by, v.reason, v.operation "
+        "FROM unnest(%s::text[]) a, register.versions('street_light', a) v",
         ids,
     )
     assert rows == [("alice", "import survey.gpkg: survey 2026", "insert")]

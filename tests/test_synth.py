@@ -22,8 +22,10 @@ from twin.synth.city import TWIN_TABLES, content_hash, present, synthesize, tile
 from twin.synth.terrain import elevation_model
 
 SCALE = 0.05
-#: Size and last entry of the register history.
-HISTORY = "SELECT count(*), max(history_id) FROM register.history"
+#: Size of the register history and its newest change.
+HISTORY = (
+    "SELECT (SELECT count(*) FROM register.history), (SELECT max(change_id) FROM register.changes)"
+)
 
 
 @pytest.fixture(scope="module")

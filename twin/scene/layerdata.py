@@ -48,7 +48,7 @@ _SPLIT = "\x00"
 
 
 def register_version(url: str | None = None) -> int:
-    """Return the register's version: the newest history entry (0 when empty)."""
+    """Return the register's version: the newest entry of register.changes (0 when empty)."""
     with connect(url) as conn:
         row = conn.execute(sql_text("scene_version")).fetchone()
     return int(row[0]) if row else 0

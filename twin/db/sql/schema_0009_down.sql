@@ -1,7 +1,9 @@
--- Back to revision 0008: the history holds the record and geometry of current versions
--- again, and log_update reads only the new rows.
+-- Back to revision 0008: the history holds the version in force of every row again (with
+-- its record), log_update reads only the new rows, register.changes goes, Point classes are
+-- indexed with GiST and checked with ST_IsValid.
 
 DROP FUNCTION register.versions(text, text);
+ALTER TABLE register.history DROP CONSTRAINT history_ended;
 
 DO $$
 DECLARE
@@ -53,18 +55,19 @@ BEGIN
         EXECUTE format('CREATE TRIGGER %I AFTER UPDATE ON %s REFERENCING NEW TABLE AS new_rows '
                        'FOR EACH STATEMENT EXECUTE FUNCTION register.log_update()',
                        t.tgname, t.tab);
-        EXECUTE format('UPDATE register.history h SET record = %s, geom = t.geom FROM %s t '
-                       'WHERE h.class = %L AND h.asset_id = t.id AND h.version = t.version '
-                       'AND h.valid_to IS NULL',
-                       register.record_sql(t.tab, 't'), t.tab, t.relname);
+        EXECUTE format(
+            'INSERT INTO register.history '
+            '(class, asset_id, version, operation, valid_from, changed_by, reason, record, geom) '
+            'SELECT %L, t.id, t.version, register.started_by(%L, t.id, t.version), t.changed_at, '
+            't.changed_by, t.change_reason, %s, t.geom FROM %s t ORDER BY t.id',
+            t.relname, t.relname, register.record_sql(t.tab, 't'), t.tab);
     END LOOP;
 END $$;
 DROP FUNCTION register.install_log_update(regclass, text);
 DROP FUNCTION register.current_record(text, text);
+DROP FUNCTION register.started_by(text, text, integer);
+DROP TABLE register.changes;
 
-ALTER TABLE register.history DROP CONSTRAINT history_closed_has_record;
-ALTER TABLE register.history ALTER COLUMN record SET NOT NULL;
-COMMENT ON COLUMN register.history.record IS NULL;
 COMMENT ON TABLE register.history IS
     'Every version of every register row: valid_from/valid_to, who, why. Written only by triggers.';
 
