@@ -581,6 +581,9 @@ def test_map_page_refreshes_live_exports_png_and_draws_overlays(
     canvas = page.locator(f"{DECK} canvas").first
     canvas.wait_for(timeout=60_000)
     _choose(page, "Camera", CENTRE)
+    # the sensors are off at first (one click away, so the first buildings draw sooner)
+    assert page.get_by_text("Sensors (latest reading)", exact=True).count() == 1
+    _switch(page, "Sensors (latest reading)")
     canvas.scroll_into_view_if_needed()
     _, share = _settled(canvas, at_least=0.05)
     assert share > 0.05
@@ -594,3 +597,28 @@ def test_map_page_refreshes_live_exports_png_and_draws_overlays(
     assert dialogs == []
     assert visit.outside == []
     assert visit.errors == []
+
+
+def test_the_first_sight_keeps_to_buildings_and_the_ground(scene) -> None:
+    # what deck.gl must prepare before the first frame: buildings, the ground and the
+    # brownfields; labels (a font atlas), columns and the 40k street lights are one click away
+    built, _ = scene
+    municipality = built.layers["municipality"].frame
+    bounds = presets(built.layers["districts"].frame, municipality)[CENTRE]
+    first = {layer_id for layer_id, p in built.layers.items() if p.spec.visible}
+    assert {"buildings", "districts", "roads", "local_streets", "municipality"} <= first
+    assert not first & {"district_labels", "sensors", "mobile_sites", "street_lights"}
+    deck = json.loads(
+        scene_deck(built, municipality, camera(bounds, three_d=True), visible=first).to_json()
+    )
+    kinds = {layer["@@type"] for layer in deck["layers"]}
+    assert kinds == {"PolygonLayer", "GeoJsonLayer", "PathLayer", "TileLayer"}
+    # the rest stays on the scene, switchable in the Layers panel
+    everything = json.loads(
+        scene_deck(
+            built, municipality, camera(bounds, three_d=True), visible=set(built.layers)
+        ).to_json()
+    )
+    assert {"TextLayer", "ColumnLayer", "ScatterplotLayer"} <= {
+        layer["@@type"] for layer in everything["layers"]
+    }

@@ -259,13 +259,23 @@ synthetic = sorted(
     if "synthetic" in p.frame and p.frame["synthetic"].astype(bool).any()
 )
 if synthetic:
+    # plain type on purpose: italics or code here would make a first visit fetch two more
+    # font faces (~230 kB) for one banner
     st.info(
-        "Synthetic (generated, flagged `synthetic = true`): "
+        "Synthetic (generated, each row flagged synthetic): "
         + ", ".join(_data.md_escape(t) for t in synthetic)
-        + ". See the *Data & sources* page.",
+        + ". See the Data & sources page.",
         icon=":material/science:",
     )
-with st.expander("Mestne četrti and krajevne skupnosti", icon=":material/table:"):
+# drawn only when opened: a closed expander would still send the table and make the browser
+# fetch the data grid's code before anyone asked for it
+districts_table = st.expander(
+    "Mestne četrti and krajevne skupnosti",
+    icon=":material/table:",
+    key="scene-districts-table",
+    on_change="rerun",
+)
+if districts_table.open:
     columns = [
         "name",
         "kind_label",
@@ -274,7 +284,7 @@ with st.expander("Mestne četrti and krajevne skupnosti", icon=":material/table:
         "approximate",
         "geometry_note",
     ]
-    st.dataframe(
+    districts_table.dataframe(
         districts[columns],
         hide_index=True,
         width="stretch",
