@@ -34,22 +34,31 @@ MEASURES = (
     "Headless Debian chromium (SwiftShader, no GPU, 1400 by 1000 px) opens a Streamlit page served "
     "on 127.0.0.1 against the throwaway database with the synthetic city (seed 1) and the "
     "camera on the centre at street level (`?camera=Centre (street level)`, 3D, pitch 50°). "
-    "Ours: the Map page (`views/overview.py`): small layers inline, districts, street lights "
-    "and streets as JSON files, buildings as `TileLayer` tiles (two levels) under `static/`, "
-    "gzip-compressed by Streamlit's static serving (prepared once, untimed warm-up visit). "
-    "Baseline (naive): a page that reads the same buildings with `list_assets` and passes a "
-    "DataFrame of rings and heights inline to `st.pydeck_chart` (an extruded `PolygonLayer`, "
-    "same camera). Both servers run side by side and the visits alternate (ours, naive), "
-    "after one untimed visit of each. Timed from `page.goto` to the first screenshot of the "
+    "Ours: the Map page (`views/overview.py`) served as `twin serve app` serves it "
+    "(`streamlit run serve.py`: the app behind the twin's front, `twin/web/front.py`, which "
+    "gzip-encodes the page document, Streamlit's bundles and the layer files once each and "
+    "serves them from memory), with the layers it opens on (buildings, the ground, "
+    "brownfields; street lights, sensors, mobile sites and district names are off at first): "
+    "small layers inline, districts and streets as JSON files, buildings as `TileLayer` "
+    "tiles (two levels) under `static/` (prepared once, untimed warm-up visit). Baseline "
+    "(naive): a page that reads the same buildings with `list_assets` and passes a "
+    "DataFrame of rings and heights inline to `st.pydeck_chart` "
+    "(an extruded `PolygonLayer`, same camera), served by plain `streamlit run`. A second row "
+    "puts the same naive page behind the same front (`st.App` with the front's middleware), "
+    "so the part of the difference that is the front alone can be read off. The servers run "
+    "side by side and the visits alternate (ours, naive, naive behind the front), after one "
+    "untimed visit of each. Timed from `page.goto` to the first screenshot of the "
     "map with more than 10 % clearly coloured pixels in its middle (buildings: the ground, "
     "streets and lamps stay under it) and to the complete frame (three equal screenshots "
     "1.5 s apart after that). Bytes: every HTTP response body as sent (CDP "
     "`encodedDataLength`, gzip where served so) plus every WebSocket frame received, split "
     "into the page shell (the document and Streamlit's frontend: JavaScript, CSS, fonts, "
-    "which Streamlit 1.67 sends uncompressed, and the deck.gl chunk any map loads) and the "
+    "which plain Streamlit 1.67 sends uncompressed and the front gzip-encodes, and the "
+    "deck.gl chunk any map loads) and the "
     "map data (layer files and tiles under `/app/static/`, and the WebSocket, which carries "
     "the deck spec with its inline layers). The shell is also measured on its own: a page "
-    "with one line of text and no map on the same kind of server. Memory: the page's JS "
+    "with one line of text and no map, on plain Streamlit and behind the front. Memory: the "
+    "page's JS "
     "heap (CDP `JSHeapUsedSize`) at the complete frame. Floor: the buildings' raw "
     "coordinates as float32 (`x, y` per vertex of the open rings). Scale 10 (the city tiled "
     "ten times; `TWIN_BENCH_SCENE_LARGE=0` leaves it out): ours only, the naive spec would "
@@ -93,6 +102,14 @@ import streamlit as st
 
 st.set_page_config(page_title="shell", layout="wide")
 st.subheader("A page without a map")
+"""
+#: A page served behind the twin's front, as serve.py serves app.py (@SCRIPT@: the page).
+FRONT_LAUNCHER = """
+import streamlit as st
+
+from twin.web.front import middleware
+
+app = st.App("@SCRIPT@", middleware=middleware())
 """
 #: URL path prefix of the app's own static files (the scene's layer files and tiles).
 DATA_PREFIX = "/app/static/"
@@ -263,6 +280,13 @@ def _seconds(value: float | None) -> str:
     return f"{value:.1f} s" if value is not None else "—"
 
 
+def _behind_front(page: Path) -> Path:
+    """Write a launcher that serves ``page`` behind the twin's front; return its path."""
+    launcher = page.with_name(f"{page.stem}_front.py")
+    launcher.write_text(FRONT_LAUNCHER.replace("@SCRIPT@", page.name), encoding="utf-8")
+    return launcher
+
+
 def _describe(side: str, vs: list[Visit]) -> str:
     """Summarise one side's visits: medians of times, bytes and memory."""
     firsts = [v.first for v in vs if v.first is not None]
@@ -274,8 +298,8 @@ def _describe(side: str, vs: list[Visit]) -> str:
     complete = f"{statistics.median(done):.1f} s" if done else "not reached"
     text = (
         f"{side}: {drawn}, complete frame {complete}; {v.bytes_total / 1e6:.2f} MB to the "
-        f"browser = page shell {v.bytes_shell / 1e6:.2f} MB (Streamlit's frontend, sent "
-        f"uncompressed, and its deck.gl chunk) + map data {v.bytes_map / 1e6:.2f} MB (layer "
+        f"browser = page shell {v.bytes_shell / 1e6:.2f} MB (Streamlit's frontend and its "
+        f"deck.gl chunk) + map data {v.bytes_map / 1e6:.2f} MB (layer "
         f"files and tiles {v.bytes_files / 1e6:.2f} MB, WebSocket {v.bytes_ws / 1e6:.2f} MB); "
         f"JS heap {statistics.median(x.heap_mib for x in vs):.0f} MiB; 90 % of the WebSocket "
         f"bytes in by {_seconds(v.ws_done)}"
@@ -294,8 +318,9 @@ def _row(
     visits: list[Visit],
     floor: int,
     baseline: list[Visit] | None,
-    shell: Visit,
+    shells: dict[str, Visit],
     load_avg: float,
+    baseline_name: str = "naive DataFrame through st.pydeck_chart",
 ) -> Result:
     def timing(vs: list[Visit]) -> Timing:
         return Timing(tuple(v.first if v.first is not None else TIMEOUT_S for v in vs))
@@ -306,14 +331,15 @@ def _row(
         ours, naive = visits[-1], baseline[-1]
         notes += (f"; bytes naive/ours: {naive.bytes_total / ours.bytes_total:.1f}x in all, "
                   f"{naive.bytes_map / ours.bytes_map:.1f}x map data only")  # fmt: skip
-    notes += (f"; a page without a map on the same server: {shell.bytes_total / 1e6:.2f} MB "
-              f"(shell {shell.bytes_shell / 1e6:.2f} MB, WebSocket "
-              f"{shell.bytes_ws / 1e3:.0f} kB); floor: raw float32 coordinates "
-              f"{floor / 1e6:.2f} MB")  # fmt: skip
+    for server, shell in shells.items():
+        notes += (f"; a page without a map {server}: {shell.bytes_total / 1e6:.2f} MB "
+                  f"(shell {shell.bytes_shell / 1e6:.2f} MB, WebSocket "
+                  f"{shell.bytes_ws / 1e3:.0f} kB)")  # fmt: skip
+    notes += f"; floor: raw float32 coordinates {floor / 1e6:.2f} MB"
     return Result(
         workload=f"{NAME}: {label}, time to first buildings",
         ours=timing(visits),
-        baseline="naive DataFrame through st.pydeck_chart" if baseline else "—",
+        baseline=baseline_name if baseline else "—",
         baseline_timing=timing(baseline) if baseline else None,
         notes=notes,
     )
@@ -350,29 +376,43 @@ def run(ctx: Context) -> list[Result]:
             synthesize(seed=1, scale=scale, url=url, raster_dir=Path(tmp) / "rasters")
             floor = _floor_bytes(url)
             page = f"?camera={quote(CAMERA)}"
-            with _served(shell_page, url, Path(tmp) / "shell.log") as other:
-                _visit(browser, other, draws=False)
-                shell = _visit(browser, other, draws=False)
+            shells = {}
+            for server, script in (("on plain Streamlit", shell_page),
+                                   ("behind the front", _behind_front(shell_page))):  # fmt: skip
+                with _served(script, url, Path(tmp) / f"{script.stem}.log") as other:
+                    _visit(browser, other, draws=False)
+                    shells[server] = _visit(browser, other, draws=False)
             with ExitStack() as servers:
-                app = servers.enter_context(_served(ROOT / "app.py", url, Path(tmp) / "ours.log"))
+                app = servers.enter_context(_served(ROOT / "serve.py", url, Path(tmp) / "ours.log"))
                 for _ in range(max(ctx.warmup, 1)):  # prepares the layer files
                     _visit(browser, app + page)
                 ours: list[Visit] = []
-                baseline: list[Visit] | None = None
+                baselines: dict[str, list[Visit]] = {}
+                others: dict[str, str] = {}
                 if scale == 1:  # at scale 10 the naive spec is ~340 MB: not tried
-                    other = servers.enter_context(_served(naive, url, Path(tmp) / "naive.log"))
-                    baseline = []
-                    for _ in range(max(ctx.warmup, 1)):
-                        _visit(browser, other)
+                    for side, script in (("naive", naive), ("naive_front", _behind_front(naive))):
+                        log = Path(tmp) / f"{side}.log"
+                        others[side] = servers.enter_context(_served(script, url, log))
+                        baselines[side] = []
+                        for _ in range(max(ctx.warmup, 1)):
+                            _visit(browser, others[side])
                 load_avg = os.getloadavg()[0]
                 ctx.log(f"{NAME}: scale {scale}, load average {load_avg:.1f}")
                 for _ in range(ctx.repeat if scale == 1 else 1):  # the sides interleaved
                     ours.append(_visit(browser, app + page))
-                    if baseline is not None:
-                        baseline.append(_visit(browser, other))
+                    for side, other in others.items():
+                        baselines[side].append(_visit(browser, other))
             ctx.log(f"{NAME}: scale {scale} ours {ours}")
-            if baseline:
-                ctx.log(f"{NAME}: scale {scale} naive {baseline}")
-            results.append(_row(f"scale {scale}", ours, floor, baseline, shell, load_avg))
+            for side, visits in baselines.items():
+                ctx.log(f"{NAME}: scale {scale} {side} {visits}")
+            results.append(
+                _row(f"scale {scale}", ours, floor, baselines.get("naive"), shells, load_avg)
+            )
+            if "naive_front" in baselines:
+                results.append(_row(
+                    f"scale {scale}, naive also behind the front", ours, floor,
+                    baselines["naive_front"], shells, load_avg,
+                    baseline_name="naive DataFrame through st.pydeck_chart, behind the same front",
+                ))  # fmt: skip
         browser.close()
     return results
