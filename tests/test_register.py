@@ -690,3 +690,41 @@ def test_points_are_sent_as_the_same_ewkb_as_shapely_writes(geoms: list[shapely.
     values = np.array(geoms, dtype=object)
     expected = shapely.to_wkb(shapely.set_srid(values, 3794), hex=True, include_srid=True)
     assert bulk.ewkb_hex(values).to_pylist() == list(expected)
+
+
+def test_an_identifier_held_by_another_asset_is_named_with_its_holder(
+    db_url: str, tmp_path: Path
+) -> None:
+    """The two conflicts of external identifiers (a text and an integer one) are reported."""
+    code = uuid.uuid4().hex[:8]
+    osm = int(uuid.uuid4().int % 10**12)
+    site = {"operator": "Telemach", "technologies": ["4G"]}
+    first = store.create(
+        "mobile_site", {**site, "site_code": f"A-{code}", "osm_id": osm}, CENTRE, actor=ALICE,
+        url=db_url,
+    )  # fmt: skip
+    second = store.create(
+        "mobile_site", {**site, "site_code": f"B-{code}", "osm_id": osm + 1}, CENTRE, actor=ALICE,
+        url=db_url,
+    )  # fmt: skip
+    point = {"type": "Point", "coordinates": [CENTRE.x, CENTRE.y]}
+    rows = [
+        # no id: its site code finds the first site, its OSM node is the second's
+        {"site_code": f"A-{code}", "osm_id": osm + 1},
+        # the second site, given the first site's code
+        {"id": second, "site_code": f"A-{code}"},
+    ]
+    features = [
+        {"type": "Feature", "properties": {"operator": "A1", **row}, "geometry": point}
+        for row in rows
+    ]
+    path = tmp_path / "sites.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": features}))
+    report = import_file(path, "mobile_site", dry_run=True, url=db_url)
+    found = [(p.row, p.field, p.reason) for p in report.problems]
+    assert (
+        1,
+        "osm_id",
+        f"osm_id '{osm + 1}' belongs to {second}, but site_code matched {first}",
+    ) in found
+    assert (2, "site_code", f"'A-{code}' belongs to {first} in the register") in found

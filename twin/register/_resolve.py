@@ -177,28 +177,17 @@ def match(
         owner = values.map(owners).astype(object)
         owner = owner.where(owner.notna(), None)
         differs = owner.notna() & target.notna() & (owner != target)
-        shown = (
-            attribute.name + " " + values.astype(str).map(repr) + " belongs to " + owner.astype(str)
-        )
-        conflicts.append(
-            problem_frame(
-                index,
-                differs & via.notna(),
-                attribute.name,
-                shown + ", but " + via.astype(str) + " matched " + target.astype(str),
-            )
-        )
-        conflicts.append(
-            problem_frame(
-                index,
-                differs & given.notna() & ~owner.isin(explicit),
-                attribute.name,
-                values.astype(str).map(repr)
-                + " belongs to "
-                + owner.astype(str)
-                + " in the register",
-            )
-        )
+        named = differs & via.notna()
+        held = differs & given.notna() & ~owner.isin(explicit)
+        pick = named | held
+        if pick.any():  # the messages are written for the conflicting rows only
+            value, holder = values[pick].astype(str).map(repr), owner[pick].astype(str)
+            shown = attribute.name + " " + value + " belongs to " + holder
+            matcher, matched = via[pick].astype(str), target[pick].astype(str)
+            matched = shown + ", but " + matcher + " matched " + matched
+            in_register = value + " belongs to " + holder + " in the register"
+            conflicts.append(problem_frame(index, named, attribute.name, matched))
+            conflicts.append(problem_frame(index, held, attribute.name, in_register))
         free = target.isna() & owner.notna()
         target = target.where(~free, owner)
         via = via.where(~free, attribute.name)
