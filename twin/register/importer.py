@@ -208,6 +208,16 @@ def import_file(
             _snap(conn, cls, columns, padded=rows.padded)
         changed = bulk.changed_ids(conn, cls, columns) if rows.stored.any() else set()
         _stale(conn, cls, rows, changed, versions)
+        if direct and rows.found().empty:
+            # Every row is new and valid: the COPY runs in a second thread while this one
+            # writes the report (the database works meanwhile, the GIL is free while it does).
+            with ThreadPoolExecutor(max_workers=1, thread_name_prefix="twin-copy") as pool:
+                written = pool.submit(bulk.append, conn, cls, ready)
+                _fill_report(report, rows, changed)
+                with _meanwhile(path):
+                    report.new = written.result()
+            report.changed = report.unchanged = 0
+            return report
         _fill_report(report, rows, changed)
         if report.rejected and not dry_run:
             raise ImportRejected(
