@@ -18,6 +18,8 @@ FALSE_WORDS = frozenset({"false", "f", "no", "n", "0", "ne", "off"})
 
 
 def _blank(values: pd.Series) -> pd.Series:
+    if pd.api.types.is_numeric_dtype(values) or pd.api.types.is_bool_dtype(values):
+        return values.isna()  # numbers and booleans have no blank text (and no text at all)
     text = values.astype("string")
     return values.isna() | text.str.strip().eq("").fillna(value=False)
 
