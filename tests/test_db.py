@@ -295,7 +295,7 @@ def test_revision_0009_goes_down_and_up_keeping_every_version(db_url: str) -> No
         migrate(url)
         with db.connect(url) as conn:
             assert conn.execute(current).fetchone() == (0, 0)  # the row is the current one
-            assert conn.execute(index).fetchone() == ("spgist",)
+            assert conn.execute(index).fetchone() == ("gist",)
         assert store.history(lamp, url=url) == before
         assert [v.record["power_w"] for v in before] == [None, 70]
     finally:

@@ -31,9 +31,6 @@ SQL_TYPES = {
     "date": "date",
     "list": "text",
 }
-#: Point classes are indexed with SP-GiST (a space-partitioning tree; revision 0009): the
-#: same bounding-box searches as GiST (&&, ST_Intersects, ST_DWithin), inserts about five
-#: times cheaper (GiST was 0.8 s of the database's 1.6 s for 100,000 imported points).
 #: ST_IsValid for a Point column (revision 0009): a point is valid when its x and y are
 #: finite (an empty point is valid). The same answer as ST_IsValid, which converts every
 #: point to GEOS: 0.35 s of a 100,000-point import, this 0.04 s.
@@ -137,10 +134,8 @@ def _create(conn: psycopg.Connection, asset_class: AssetClass) -> None:
     table = _table(asset_class)
     conn.execute(sql.SQL("CREATE TABLE {} ({})").format(table, sql.SQL(",\n").join(columns)))
     conn.execute(
-        sql.SQL("CREATE INDEX {} ON {} USING {} (geom)").format(
-            sql.Identifier(f"{name}_geom_gix"),
-            table,
-            sql.SQL("spgist" if asset_class.geometry == "Point" else "gist"),
+        sql.SQL("CREATE INDEX {} ON {} USING gist (geom)").format(
+            sql.Identifier(f"{name}_geom_gix"), table
         )
     )
     conn.execute(

@@ -252,25 +252,3 @@ BEGIN
     END LOOP;
 END $$;
 
--- Point classes are indexed with SP-GiST instead of GiST: the same bounding-box searches
--- (&&, ST_Intersects, ST_DWithin, QGIS's extent queries), and an insert costs about a fifth
--- (GiST was 0.8 s of the database's 1.6 s for 100,000 imported points). The index keeps
--- its name. `twin db migrate` does the same for new Point classes.
-DO $$
-DECLARE
-    t record;
-BEGIN
-    FOR t IN
-        SELECT i.indexrelid::regclass AS idx, i.indrelid::regclass AS tab, c.relname AS name
-        FROM pg_index i
-        JOIN pg_class c ON c.oid = i.indexrelid
-        JOIN pg_class r ON r.oid = i.indrelid
-        JOIN pg_namespace n ON n.oid = r.relnamespace AND n.nspname = 'register'
-        JOIN geometry_columns g ON g.f_table_schema = 'register' AND g.f_table_name = r.relname
-             AND g.f_geometry_column = 'geom' AND g.type = 'POINT'
-        WHERE c.relname = r.relname || '_geom_gix'
-    LOOP
-        EXECUTE format('DROP INDEX %s', t.idx);
-        EXECUTE format('CREATE INDEX %I ON %s USING spgist (geom)', t.name, t.tab);
-    END LOOP;
-END $$;

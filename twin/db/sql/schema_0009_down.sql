@@ -1,27 +1,9 @@
 -- Back to revision 0008: the history holds the version in force of every row again (with
 -- its record), log_update reads only the new rows, register.changes goes, Point classes are
--- indexed with GiST and checked with ST_IsValid.
+-- checked with ST_IsValid.
 
 DROP FUNCTION register.versions(text, text);
 ALTER TABLE register.history DROP CONSTRAINT history_ended;
-
-DO $$
-DECLARE
-    t record;
-BEGIN
-    FOR t IN
-        SELECT i.indexrelid::regclass AS idx, i.indrelid::regclass AS tab, c.relname AS name
-        FROM pg_index i
-        JOIN pg_class c ON c.oid = i.indexrelid
-        JOIN pg_am a ON a.oid = c.relam AND a.amname = 'spgist'
-        JOIN pg_class r ON r.oid = i.indrelid
-        JOIN pg_namespace n ON n.oid = r.relnamespace AND n.nspname = 'register'
-        WHERE c.relname = r.relname || '_geom_gix'
-    LOOP
-        EXECUTE format('DROP INDEX %s', t.idx);
-        EXECUTE format('CREATE INDEX %I ON %s USING gist (geom)', t.name, t.tab);
-    END LOOP;
-END $$;
 
 DO $$
 DECLARE
