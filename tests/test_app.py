@@ -384,7 +384,7 @@ def _serve(url: str, log_path: Path) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def app_url(loaded: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """Serve app.py against the loaded test database (one server for the module)."""
+    """Serve the app (serve.py: app.py behind its front) against the loaded test database."""
     with _serve(loaded, tmp_path_factory.mktemp("streamlit") / "streamlit.log") as app:
         yield app
 

@@ -183,10 +183,10 @@ def match(
         if pick.any():  # the messages are written for the conflicting rows only
             value, holder = values[pick].astype(str).map(repr), owner[pick].astype(str)
             shown = attribute.name + " " + value + " belongs to " + holder
-            matcher, matched = via[pick].astype(str), target[pick].astype(str)
-            matched = shown + ", but " + matcher + " matched " + matched
+            by, matched = via[pick].astype(str), target[pick].astype(str)
+            elsewhere = shown + ", but " + by + " matched " + matched
             in_register = value + " belongs to " + holder + " in the register"
-            conflicts.append(problem_frame(index, named, attribute.name, matched))
+            conflicts.append(problem_frame(index, named, attribute.name, elsewhere))
             conflicts.append(problem_frame(index, held, attribute.name, in_register))
         free = target.isna() & owner.notna()
         target = target.where(~free, owner)

@@ -46,6 +46,7 @@ BEGIN
     END LOOP;
 END $$;
 DROP FUNCTION register.install_log_update(regclass, text);
+DROP FUNCTION register.install_geom_valid(regclass, text);
 DROP FUNCTION register.current_record(text, text);
 DROP FUNCTION register.started_by(text, text, integer);
 DROP TABLE register.changes;
