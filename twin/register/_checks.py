@@ -8,13 +8,14 @@ Every check works on whole arrays and returns problems as a frame with the colum
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import lru_cache
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import psycopg
 import shapely
-from pyproj import CRS
+from pyproj import CRS, Transformer
 
 from twin.load._read import CITY_FRAME_D96, STORAGE_CRS
 from twin.register._files import Source, crs_name
@@ -34,9 +35,11 @@ TYPE_NAMES = {
     6: "MultiPolygon",
     7: "GeometryCollection",
 }
+TYPE_IDS = {name: number for number, name in TYPE_NAMES.items()}
 _SINGLE = {"Point": 0, "LineString": 1, "Polygon": 3}
 _MULTI = {"Point": 4, "LineString": 5, "Polygon": 6}
 COLUMNS = ["row", "field", "reason"]
+_STORAGE = CRS.from_epsg(STORAGE_CRS)
 
 
 def problem_frame(
@@ -130,11 +133,27 @@ def _described(geoms: np.ndarray) -> np.ndarray:
 
 
 def to_storage(geoms: np.ndarray, crs: CRS) -> np.ndarray:
-    """Geometries transformed from ``crs`` to EPSG:3794 (2D)."""
-    if crs.equals(CRS.from_epsg(STORAGE_CRS)):
+    """Geometries transformed from ``crs`` to EPSG:3794 (2D).
+
+    Points (the bulk of big imports), none of them missing or empty, are transformed as
+    coordinate arrays and made anew, in half the time of geopandas' copy-and-set of each
+    geometry; both transform with the same PROJ operation (``always_xy``).
+    """
+    if crs.equals(_STORAGE):
         return geoms
+    if len(geoms) and bool((shapely.get_type_id(geoms) == TYPE_IDS["Point"]).all()):
+        xy = shapely.get_coordinates(geoms)
+        if len(xy) == len(geoms):
+            x, y = _transformer(crs.to_wkt()).transform(xy[:, 0], xy[:, 1])
+            return np.asarray(shapely.points(x, y), dtype=object)
     series = gpd.GeoSeries(geoms, crs=crs).to_crs(STORAGE_CRS)
     return np.asarray(series.values, dtype=object)
+
+
+@lru_cache(maxsize=16)
+def _transformer(wkt: str) -> Transformer:
+    """Return the transformation from the CRS ``wkt`` to EPSG:3794, in x/y (east, north) order."""
+    return Transformer.from_crs(CRS.from_wkt(wkt), _STORAGE, always_xy=True)
 
 
 def geometries(
@@ -164,15 +183,16 @@ def geometries(
     missing = shapely.is_missing(flat) | shapely.is_empty(flat)
     found.append(problem_frame(index, missing, "geometry", "is missing or empty"))
     geoms, wrong = shape(asset_class, _blanked(flat, missing))
-    reasons = pd.Series(_described(flat), index=index)
-    found.append(
-        problem_frame(
-            index,
-            wrong,
-            "geometry",
-            "is " + reasons + f"; a {asset_class.name} needs one {asset_class.geometry}",
+    if wrong.any():
+        reasons = pd.Series(_described(flat[wrong]), index=index[wrong])
+        found.append(
+            problem_frame(
+                index,
+                wrong,
+                "geometry",
+                "is " + reasons + f"; a {asset_class.name} needs one {asset_class.geometry}",
+            )
         )
-    )
     usable = ~missing & ~wrong
     geoms = to_storage(_blanked(geoms, ~usable), source.crs)
     finite = np.isfinite(shapely.bounds(geoms)).all(axis=1)

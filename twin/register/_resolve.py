@@ -134,10 +134,15 @@ def _owners(
 ) -> dict[Any, str]:
     """Map identifier values to the ids of the stored assets holding them."""
     keys = [int(v) if isinstance(v, np.integer) else v for v in values.dropna().unique()]
-    query = sql.SQL("SELECT {a}, id FROM {t} WHERE {a} = {v}").format(
+    # A join rather than ``= ANY``: the server sorts an ANY array before probing the index
+    # (50 ms for 100,000 values), and a join into an empty table reads none of them.
+    query = sql.SQL(
+        "SELECT t.{a}, t.id FROM jsonb_array_elements_text(%s::jsonb) v(value) "
+        "JOIN {t} t ON t.{a} = v.value::{type}"
+    ).format(
         a=sql.Identifier(name),
         t=sql.Identifier("register", cls.table),
-        v=any_of(SQL_TYPES[cls.attribute(name).type]),
+        type=sql.SQL(SQL_TYPES[cls.attribute(name).type]),
     )
     rows = fetch(conn, query, keys)
     return {key: str(asset) for key, asset in rows}

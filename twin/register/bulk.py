@@ -18,6 +18,7 @@ import pyarrow.csv as pa_csv
 import shapely
 from psycopg import sql
 
+from twin.db._sql import sql_text
 from twin.load._read import STORAGE_CRS
 from twin.load._stage import copy_rows
 from twin.register.catalog import LIST_SEPARATOR, AssetClass
@@ -27,6 +28,9 @@ SCHEMA = "register"
 GEOMETRY_TOLERANCE_M = 0.001
 #: Rows rendered and sent at a time by :func:`copy_arrow`.
 COPY_SLICE = 20_000
+#: New rows from which :func:`append` builds the spatial index at commit (when the table
+#: holds no more rows): inserting into a GiST index row by row costs about twice the build.
+DEFER_INDEX_ROWS = 10_000
 
 
 @dataclass(frozen=True)
@@ -146,9 +150,16 @@ def append(conn: psycopg.Connection, asset_class: AssetClass, frame: pd.DataFram
     For a write whose ids the register does not hold (checked by the caller): no staging
     table, no merge. The table's triggers stamp and historise every row as for an INSERT,
     and an id or identifier stored meanwhile by another session fails the COPY (unique
-    constraints) rather than being overwritten.
+    constraints) rather than being overwritten. A write of at least ``DEFER_INDEX_ROWS``
+    rows into a table holding no more builds its spatial index at commit rather than row by
+    row (``register.defer_spatial_index``; the table is locked for readers until then).
     """
     frame = _typed(asset_class, frame)
+    if len(frame) >= DEFER_INDEX_ROWS:
+        conn.execute(
+            sql_text("register_defer_index"),
+            {"table": f"{SCHEMA}.{asset_class.table}", "rows": len(frame)},
+        )
     copy_arrow(conn, sql.Identifier(SCHEMA, asset_class.table), frame)
     return len(frame)
 
