@@ -259,3 +259,28 @@ def test_readers_wait_for_a_deferred_import_and_then_see_all_of_it(url, tmp_path
     for thread in threads:
         thread.join(timeout=30)
     assert seen == [rows]
+
+
+def test_without_the_grant_an_import_keeps_the_index_and_succeeds(url, tmp_path, monkeypatch):
+    """A database whose roles lack EXECUTE on the function still imports (index in place)."""
+    with psycopg.connect(url) as conn:
+        before, rows = gist(conn), held(conn) + 5
+    path = lights(rows, tmp_path / "many.gpkg")
+    during: list[list[tuple[str, str]]] = []
+    copy = bulk.copy_arrow
+
+    def watched(conn: psycopg.Connection, *args: object, **kwargs: object) -> None:
+        during.append(gist(conn))
+        copy(conn, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(bulk, "copy_arrow", watched)
+    monkeypatch.setattr(bulk, "DEFER_INDEX_ROWS", 1)
+    grant = "register.defer_spatial_index(regclass, bigint) {} twin_editor"
+    with psycopg.connect(url, autocommit=True) as admin:
+        admin.execute(f"REVOKE EXECUTE ON FUNCTION {grant.format('FROM')}")
+        try:
+            report = import_file(path, "street_light", actor=ALICE, url=url)
+        finally:
+            admin.execute(f"GRANT EXECUTE ON FUNCTION {grant.format('TO')}")
+    assert report.new == rows
+    assert during == [before]

@@ -156,12 +156,25 @@ def append(conn: psycopg.Connection, asset_class: AssetClass, frame: pd.DataFram
     """
     frame = _typed(asset_class, frame)
     if len(frame) >= DEFER_INDEX_ROWS:
-        conn.execute(
-            sql_text("register_defer_index"),
-            {"table": f"{SCHEMA}.{asset_class.table}", "rows": len(frame)},
-        )
+        _defer_spatial_index(conn, asset_class, len(frame))
     copy_arrow(conn, sql.Identifier(SCHEMA, asset_class.table), frame)
     return len(frame)
+
+
+def _defer_spatial_index(conn: psycopg.Connection, asset_class: AssetClass, rows: int) -> None:
+    """Have the table's spatial index built at commit (schema_0010), where the role may.
+
+    An optimisation only: a database whose roles were set up without it (the grant is
+    missing) writes with the index in place, as before.
+    """
+    try:
+        with conn.transaction():
+            conn.execute(
+                sql_text("register_defer_index"),
+                {"table": f"{SCHEMA}.{asset_class.table}", "rows": rows},
+            )
+    except (psycopg.errors.InsufficientPrivilege, psycopg.errors.UndefinedFunction):
+        return
 
 
 def _typed(asset_class: AssetClass, frame: pd.DataFrame) -> pd.DataFrame:

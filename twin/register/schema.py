@@ -286,6 +286,11 @@ def _grant(conn: psycopg.Connection, tables: list[sql.Identifier]) -> None:
         sql.SQL("GRANT SELECT, INSERT, UPDATE, DELETE ON register.users TO {}").format(admin)
     )
     conn.execute(sql.SQL("GRANT USAGE ON SEQUENCE register.asset_number TO {}").format(editor))
+    conn.execute(
+        sql.SQL(
+            "GRANT EXECUTE ON FUNCTION register.defer_spatial_index(regclass, bigint) TO {}"
+        ).format(editor)
+    )
     for table in tables:
         conn.execute(sql.SQL("GRANT INSERT, UPDATE, DELETE ON {} TO {}").format(table, editor))
 
