@@ -323,6 +323,35 @@ def test_a_deleted_id_inserted_again_by_psql_continues_its_versions(db_url: str)
     assert [v.version for v in store.history(other, url=db_url)] == [1]
 
 
+def test_a_big_insert_that_recreates_a_deleted_id_continues_its_versions(db_url: str) -> None:
+    """A statement of 300 rows (past small_statement) takes the join path of log_insert."""
+    asset, tag = _light(db_url), uuid.uuid4().hex[:8]
+    _run(db_url, "DELETE FROM register.street_light WHERE id = %s", asset)
+    _run(
+        db_url,
+        "INSERT INTO register.street_light (id, lamp_type, geom) "
+        "SELECT CASE WHEN i = 150 THEN %s ELSE 'street_light:big-' || %s || '-' || i END, "
+        "'LED', ST_SetSRID(ST_MakePoint(550000 + i, 157000), 3794) "
+        "FROM generate_series(1, 300) i",
+        asset,
+        tag,
+    )
+    try:
+        assert store.get_asset(asset, url=db_url)["version"] == 3
+        assert [(v.version, v.operation) for v in store.history(asset, url=db_url)] == [
+            (1, "insert"),
+            (2, "delete"),
+            (3, "insert"),
+        ]
+        assert store.get_asset(f"street_light:big-{tag}-1", url=db_url)["version"] == 1
+    finally:
+        _run(
+            db_url,
+            "DELETE FROM register.street_light WHERE id LIKE %s",
+            f"street_light:big-{tag}-%",
+        )
+
+
 def test_an_insert_cannot_forge_who_when_or_version(db_url: str) -> None:
     asset = f"street_light:forged-{uuid.uuid4().hex[:8]}"
     with psycopg.connect(db_url) as conn:

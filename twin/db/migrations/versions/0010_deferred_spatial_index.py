@@ -2,7 +2,8 @@
 
 ``register.defer_spatial_index(table)`` drops a class table's GiST indexes inside the
 calling transaction and notes their definitions; a deferred trigger builds them again when
-the transaction commits (a rollback undoes the drop).
+the transaction commits (a rollback undoes the drop). A big insert into a class without
+ended versions skips looking for re-created assets (``history_class_idx``).
 
 Revision ID: 0010
 Revises: 0009
