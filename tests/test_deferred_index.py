@@ -137,6 +137,15 @@ def test_only_editors_may_call_it_and_only_on_register_tables(url) -> None:
         with conn.transaction(force_rollback=True):
             conn.execute("SET LOCAL ROLE twin_editor")
             conn.execute("SELECT register.defer_spatial_index(%s::regclass, 1)", (TABLE,))
+        # The notes hold SQL that the owner runs at commit: nobody else may write one.
+        for role in ("twin_viewer", "twin_editor", "twin_admin"):
+            with conn.transaction(force_rollback=True):
+                conn.execute(f"SET LOCAL ROLE {role}")
+                with pytest.raises(psycopg.errors.InsufficientPrivilege):
+                    conn.execute(
+                        "INSERT INTO register.deferred_index (table_name, definition) "
+                        "VALUES ('register.street_light', 'DROP TABLE register.street_light')"
+                    )
 
 
 def test_a_busy_table_keeps_its_index(url) -> None:
