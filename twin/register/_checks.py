@@ -177,6 +177,8 @@ def geometries(
     tuple
         Geometries in EPSG:3794, the problems, and the repairs made (same columns).
     """
+    if source.points is not None and asset_class.geometry == "Point":
+        return _points(asset_class, source, source.points, area)
     index = source.frame.index
     found: list[pd.DataFrame] = []
     flat = _flat(source.geoms)
@@ -223,6 +225,29 @@ def geometries(
         pd.concat([f for f in found if len(f)] or [pd.DataFrame(columns=COLUMNS)]),
         repairs,
     )
+
+
+def _points(
+    asset_class: AssetClass, source: Source, points: np.ndarray, area: shapely.Geometry
+) -> tuple[np.ndarray, pd.DataFrame, pd.DataFrame]:
+    """:func:`geometries` of a file of finite 2D points (``source.points``), on x/y arrays.
+
+    The same checks and answers as for geometries in general, with less to check: each
+    feature is one point, and a point with finite coordinates is valid. Only the points
+    in EPSG:3794 are made as geometries (for the write).
+    """
+    x, y = points[:, 0], points[:, 1]
+    if not source.crs.equals(_STORAGE):
+        x, y = _transformer(source.crs.to_wkt()).transform(x, y)
+    inside = np.isfinite(x) & np.isfinite(y)
+    inside[inside] = shapely.intersects_xy(area, x[inside], y[inside])
+    problems = (
+        _outside(source, source.frame.index, ~inside, area, asset_class)
+        if not inside.all()
+        else pd.DataFrame(columns=COLUMNS)
+    )
+    geoms = np.asarray(shapely.points(x, y), dtype=object)
+    return geoms, problems, pd.DataFrame(columns=COLUMNS)
 
 
 def _flat(geoms: np.ndarray) -> np.ndarray:
@@ -277,7 +302,7 @@ def _outside(
     asset_class: AssetClass,
 ) -> pd.DataFrame:
     """Problems of features outside Maribor, recognising swapped coordinates."""
-    flat = _flat(source.geoms[outside])
+    flat = _flat(source.geoms_at(outside))
     swapped = shapely.transform(flat, lambda xy: xy[:, ::-1])
     swapped, _ = shape(asset_class, swapped)
     moved = to_storage(swapped, source.crs)
