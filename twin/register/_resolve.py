@@ -164,10 +164,15 @@ def match(
     )
     explicit = set(given.dropna())
     table = sql.Identifier("register", cls.table)
+    # A class that holds no asset yet (a first load) has nothing to match: no lookups.
+    row = conn.execute(sql.SQL("SELECT EXISTS (SELECT FROM {})").format(table)).fetchone()
+    holds = bool(row and row[0])
     stored_ids = {
         str(r[0])
         for r in fetch(
-            conn, sql.SQL("SELECT id FROM {} WHERE id = {}").format(table, any_of()), list(explicit)
+            conn,
+            sql.SQL("SELECT id FROM {} WHERE id = {}").format(table, any_of()),
+            list(explicit) if holds else [],
         )
     }
     target = given.copy()
@@ -177,7 +182,7 @@ def match(
         if attribute.name not in frame.columns:
             continue
         values = _identifier(cls, frame, attribute.name)
-        owners = _owners(conn, cls, attribute.name, values)
+        owners = _owners(conn, cls, attribute.name, values) if holds else {}
         stored_ids.update(owners.values())
         owner = values.map(owners).astype(object)
         owner = owner.where(owner.notna(), None)
