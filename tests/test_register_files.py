@@ -131,3 +131,18 @@ def test_point_checks_on_coordinates_answer_as_the_general_checks() -> None:
     reasons = dict(zip(problems_b["row"], problems_b["reason"], strict=True))
     assert set(reasons) == {7, 8, 9}
     assert reasons[8] == "lies outside Maribor: longitude and latitude look swapped"
+
+
+def test_a_csv_of_lon_lat_is_read_as_coordinates_unless_a_row_lacks_them(tmp_path) -> None:
+    good = tmp_path / "good.csv"
+    good.write_text("pole_code,lon,lat\nA,15.64,46.55\nB,15.65,46.56\n", encoding="utf-8")
+    source = read_source(good, "street_light")
+    assert source.points is not None
+    np.testing.assert_array_equal(source.points, [[15.64, 46.55], [15.65, 46.56]])
+    assert list(source.frame.index) == [2, 3]  # CSV lines
+    gap = tmp_path / "gap.csv"
+    gap.write_text("pole_code,lon,lat\nA,15.64,46.55\nB,15.65,\n", encoding="utf-8")
+    source = read_source(gap, "street_light")
+    assert source.points is None
+    assert source.geoms[1] is None
+    assert shapely.equals(source.geoms[0], shapely.Point(15.64, 46.55))

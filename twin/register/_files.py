@@ -344,9 +344,13 @@ def _numbers(frame: pd.DataFrame, column: str) -> tuple[pd.Series, pd.DataFrame]
 
 def _csv_points(frame: pd.DataFrame, columns: list[str], crs: CRS | None) -> Source:
     (lon, bad_lon), (lat, bad_lat) = (_numbers(frame, c) for c in columns)
-    present = lon.notna() & lat.notna()
-    geoms = np.full(len(frame), None, dtype=object)
-    geoms[present.to_numpy()] = shapely.points(lon[present].to_numpy(), lat[present].to_numpy())
+    xy = np.column_stack([lon.to_numpy(dtype=float), lat.to_numpy(dtype=float)])
+    points = xy if len(xy) and np.isfinite(xy).all() else None  # every row a finite point
+    geoms = None
+    if points is None:
+        present = lon.notna() & lat.notna()
+        geoms = np.full(len(frame), None, dtype=object)
+        geoms[present.to_numpy()] = shapely.points(xy[present.to_numpy()])
     notes = [f"geometry from the {columns[0]}/{columns[1]} columns"]
     if crs is None:
         crs = LONLAT_CRS
@@ -356,9 +360,8 @@ def _csv_points(frame: pd.DataFrame, columns: list[str], crs: CRS | None) -> Sou
     if extra:
         notes.append(f"column {extra[0]} not used: lon/lat give the points")
     attributes = frame.drop(columns=[*columns, *extra])
-    return Source(
-        attributes, geoms, crs, "line", "CSV", notes, [p for p in (bad_lon, bad_lat) if len(p)]
-    )
+    problems = [p for p in (bad_lon, bad_lat) if len(p)]
+    return Source(attributes, geoms, crs, "line", "CSV", notes, problems, points=points)
 
 
 def _csv_wkt(path: Path, frame: pd.DataFrame, column: str, crs: CRS | None) -> Source:
