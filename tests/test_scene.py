@@ -612,7 +612,7 @@ def test_the_first_sight_keeps_to_buildings_and_the_ground(scene) -> None:
         scene_deck(built, municipality, camera(bounds, three_d=True), visible=first).to_json()
     )
     kinds = {layer["@@type"] for layer in deck["layers"]}
-    assert kinds == {"PolygonLayer", "GeoJsonLayer", "PathLayer", "TileLayer"}
+    assert kinds == {"PolygonLayer", "GeoJsonLayer", "TileLayer"}  # roads and streets: tiles
     # the rest stays on the scene, switchable in the Layers panel
     everything = json.loads(
         scene_deck(
@@ -622,3 +622,33 @@ def test_the_first_sight_keeps_to_buildings_and_the_ground(scene) -> None:
     assert {"TextLayer", "ColumnLayer", "ScatterplotLayer"} <= {
         layer["@@type"] for layer in everything["layers"]
     }
+
+
+def test_local_streets_travel_as_tiles_of_whole_lines(scene) -> None:
+    # a street view draws the streets of the tiles in view, not the whole city's
+    built, static = scene
+    streets = built.layers["local_streets"]
+    assert isinstance(streets.data, str)
+    assert streets.data.endswith("/{z}/{x}/{y}.json")
+    root = _file(static, streets.data.split("/{z}")[0])
+    frame = streets.frame
+    assert len(frame) > 0
+    west, south, east, north = streets.extent
+    for zoom in (13, 14):
+        x0, y1 = tile_xy(west, south, zoom)
+        x1, y0 = tile_xy(east, north, zoom)
+        features = []
+        for x in range(int(x0), int(x1) + 1):
+            for y in range(int(y0), int(y1) + 1):
+                features += json.loads((root / str(zoom) / str(x) / f"{y}.json").read_text())
+        assert {f["geometry"]["type"] for f in features} == {"LineString"}
+        # every street is at every level (one crossing a tile's edge in each tile it touches)
+        assert {f["properties"]["n"] for f in features} == set(range(len(frame)))
+        i = next(i for i, g in enumerate(frame.geometry) if g.geom_type == "LineString")
+        feature = next(f for f in features if f["properties"]["n"] == i)
+        coords = feature["geometry"]["coordinates"]
+        assert len(coords) == len(frame.geometry.iloc[i].coords)  # no vertex left out
+    deck = json.loads(deck_layer(streets).to_json())
+    assert deck["@@type"] == "TileLayer"
+    assert deck["stroked"] is True
+    assert deck["filled"] is False

@@ -137,8 +137,8 @@ class Layer(BaseModel):
             raise ValueError("an extruded layer needs `height` (the field of the height)")
         if self.draw == "label" and self.label is None:
             raise ValueError("a label layer needs `label` (the field of the text)")
-        if self.transport == "tiles" and self.geometry != "polygon":
-            raise ValueError("only polygon layers travel as tiles")
+        if self.transport == "tiles" and self.geometry not in ("polygon", "line"):
+            raise ValueError("only polygon and line layers travel as tiles")
         return self
 
     def style_of(self, value: object) -> Style:

@@ -29,7 +29,7 @@ import pydeck as pdk
 import shapely
 
 from twin.scene.catalog import Layer, catalog
-from twin.scene.context import land_layer, surroundings_layer
+from twin.scene.context import land_layer, per_object, surroundings_layer
 from twin.scene.districts import TOOLTIP_STYLE, view_state
 from twin.scene.layerdata import (
     TILE_ZOOMS,
@@ -64,6 +64,14 @@ FLAT = ("polygon", "line", "point", "label")
 #: Ground polygons styled by category (districts) are filled at this share of their
 #: catalog alpha: a tint that leaves the buildings the strongest colours of the scene.
 GROUND_TINT = 0.5
+#: Concurrent tile requests of a tiled layer (deck.gl's ``maxRequests``): none, not throttled.
+#: Throttled, deck.gl issues a layer's first tile requests from a timer that waits behind the
+#: first frame's work (measured ~0.5 s after the layer files); a view needs a few tiles.
+TILE_REQUESTS = 0
+#: Sub-layer props of a pickable polygon layer: its outline is not picked itself (a click on
+#: it picks the fill under it), so every outline on the ground draws like a road (see
+#: :func:`per_object`).
+FLAT_OUTLINE = {"stroke": {"pickable": False}}
 
 
 @dataclass
@@ -249,14 +257,14 @@ def _fill(spec: Layer, colouring: str | None, key: str) -> Colour:
         return colour_expression(chosen, f"{key}k_{name}")
     if spec.category is not None:
         return "c"
-    return list(spec.style.fill or spec.style.line or spec.style.text or (90, 90, 90, 255))
+    return per_object(spec.style.fill or spec.style.line or spec.style.text or (90, 90, 90, 255))
 
 
 def _extruded(p: PreparedLayer, colouring: str | None, three_d: bool) -> dict[str, Any]:
     west, south, east, north = p.extent or (0.0, 0.0, 0.0, 0.0)
     return {
         "type": "TileLayer", "min_zoom": TILE_ZOOMS[0], "max_zoom": TILE_ZOOMS[-1],
-        "extent": [west, south, east, north], "max_requests": 6,
+        "extent": [west, south, east, north], "max_requests": TILE_REQUESTS,
         "refinement_strategy": '"no-overlap"', "filled": True, "stroked": not three_d,
         "extruded": three_d, "wireframe": False, "get_elevation": "properties.h",
         "elevation_scale": p.spec.elevation_scale,
@@ -273,24 +281,47 @@ def _polygon(p: PreparedLayer, colouring: str | None, three_d: bool) -> dict[str
         "type": "PolygonLayer", "get_polygon": "p", "position_format": '"XY"',
         "filled": True, "stroked": True,
         "get_fill_color": "f" if by_category else _fill(spec, colouring, ""),
-        "get_line_color": "c" if by_category else list(spec.style.line or (80, 80, 80, 255)),
-        "get_line_width": "w" if by_category else spec.style.line_width_px,
-        "line_width_units": '"pixels"',
+        "get_line_color": "c" if by_category else per_object(spec.style.line or (80, 80, 80, 255)),
+        "get_line_width": "w" if by_category else per_object(spec.style.line_width_px),
+        "line_width_units": '"pixels"', "_sub_layer_props": FLAT_OUTLINE,
     }  # fmt: skip
+
+
+#: A PathLayer's width props by the name a GeoJsonLayer (a tile's layer) gives them.
+_GEOJSON_WIDTH = {
+    "get_width": "get_line_width",
+    "width_units": "line_width_units",
+    "width_min_pixels": "line_width_min_pixels",
+    "width_scale": "line_width_scale",
+}
 
 
 def _line(p: PreparedLayer, colouring: str | None, three_d: bool) -> dict[str, Any]:  # noqa: ARG001
     spec = p.spec
-    colour: Colour = list(spec.style.line or (90, 90, 90, 255))
-    width: dict[str, Any] = {"get_width": spec.width_m, "width_units": '"meters"',
+    tiled = spec.transport == "tiles"
+    key = "properties." if tiled else ""
+    colour: Colour = per_object(spec.style.line or (90, 90, 90, 255))
+    width: dict[str, Any] = {"get_width": per_object(spec.width_m), "width_units": '"meters"',
                              "width_min_pixels": 1}  # fmt: skip
     if spec.colour_by:
-        colour = _fill(spec, colouring, "")
+        colour = _fill(spec, colouring, key)
     if spec.category is not None:
-        colour = "c"
-        width = {"get_width": "w", "width_units": '"pixels"', "width_scale": ROAD_WIDTH_SCALE}
-    return dict(type="PathLayer", get_path="p", position_format='"XY"', get_color=colour,
-                cap_rounded=True, joint_rounded=True, **width)  # fmt: skip
+        colour = f"{key}c"
+        width = {"get_width": f"{key}w", "width_units": '"pixels"',
+                 "width_scale": ROAD_WIDTH_SCALE}  # fmt: skip
+    if not tiled:
+        return dict(type="PathLayer", get_path="p", position_format='"XY"', get_color=colour,
+                    cap_rounded=True, joint_rounded=True, **width)  # fmt: skip
+    # tiles (GeoJSON lines): only the tiles in view are drawn, at every level the same lines
+    west, south, east, north = p.extent or (0.0, 0.0, 0.0, 0.0)
+    return {
+        "type": "TileLayer", "min_zoom": TILE_ZOOMS[0], "max_zoom": TILE_ZOOMS[-1],
+        "extent": [west, south, east, north], "max_requests": TILE_REQUESTS,
+        "refinement_strategy": '"no-overlap"', "filled": False, "stroked": True,
+        "get_line_color": colour, "line_cap_rounded": True, "line_joint_rounded": True,
+        **{_GEOJSON_WIDTH[name]: value for name, value in width.items()},
+        "update_triggers": {"get_line_color": [colouring or ""]},
+    }  # fmt: skip
 
 
 def _point(p: PreparedLayer, colouring: str | None, three_d: bool) -> dict[str, Any]:  # noqa: ARG001

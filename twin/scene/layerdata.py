@@ -301,13 +301,16 @@ def colour_expression(colouring: Colouring, key: str) -> str:
     return "".join(parts) + str(list(colouring.other))
 
 
-def _vertex_text(geoms: np.ndarray[Any, np.dtype[np.object_]], bracket: bool) -> tuple[Any, Any]:
+def _vertex_text(
+    geoms: np.ndarray[Any, np.dtype[np.object_]], bracket: bool, open_rings: bool | None = None
+) -> tuple[Any, Any]:
     """Return each vertex as text (``x,y`` or ``[x,y]``) and the index of its shape.
 
-    With ``bracket`` (rings), the closing vertex is left out: deck.gl closes rings itself.
+    With ``open_rings`` (rings; ``bracket`` by default), the closing vertex is left out:
+    deck.gl closes rings itself.
     """
     xy, index = shapely.get_coordinates(geoms, return_index=True)
-    if bracket and len(index):
+    if (bracket if open_rings is None else open_rings) and len(index):
         open_ring = np.r_[index[1:] == index[:-1], False]
         xy, index = xy[open_ring], index[open_ring]
     xy = np.round(xy, COORD_DECIMALS)
@@ -323,14 +326,15 @@ def _joined(
     groups: np.ndarray[Any, Any] | None,
     *,
     geojson: bool,
+    lines: bool = False,
 ) -> list[str]:
     """Return one JSON array of records per group (rows already sorted by group).
 
     Each record is the row's properties plus its vertices: a flat ``"p": [x, y, …]`` array,
-    or a GeoJSON Feature with a Polygon (``geojson``). The text is built by whole columns:
-    one piece per vertex, joined once.
+    or a GeoJSON Feature with a Polygon (``geojson``; a LineString with ``lines``). The text
+    is built by whole columns: one piece per vertex, joined once.
     """
-    vertices, index = _vertex_text(geoms, bracket=geojson)
+    vertices, index = _vertex_text(geoms, bracket=geojson, open_rings=geojson and not lines)
     if len(vertices) == 0:
         return ["[]"]
     prop_lines = np.asarray(
@@ -338,7 +342,11 @@ def _joined(
     )
     first = np.r_[True, index[1:] != index[:-1]]
     last = np.r_[index[1:] != index[:-1], True]
-    if geojson:
+    if geojson and lines:
+        head = '{"type":"Feature","geometry":{"type":"LineString","coordinates":['
+        tails = ']},"properties":' + prop_lines + "}"
+        sep = ","
+    elif geojson:
         head = '{"type":"Feature","geometry":{"type":"Polygon","coordinates":[['
         tails = ']]},"properties":' + prop_lines + "}"
         sep = ","
@@ -389,18 +397,36 @@ def tile_xy(lon: ArrayLike, lat: ArrayLike, zoom: int) -> tuple[IntArray, IntArr
     return x, y
 
 
+def _line_tiles(
+    bounds: np.ndarray[Any, np.dtype[np.float64]], zoom: int
+) -> tuple[IntArray, IntArray, IntArray]:
+    """Return (row, x, y): every tile at ``zoom`` that the bounds of each row touch."""
+    x0, y1 = tile_xy(bounds[:, 0], bounds[:, 1], zoom)
+    x1, y0 = tile_xy(bounds[:, 2], bounds[:, 3], zoom)
+    rows_of = (y1 - y0 + 1).astype(np.int64)
+    count = (x1 - x0 + 1) * rows_of
+    row = np.repeat(np.arange(len(bounds)), count)
+    step = np.arange(int(count.sum())) - np.repeat(np.cumsum(count) - count, count)
+    return row, x0[row] + step // rows_of[row], y0[row] + step % rows_of[row]
+
+
 def encode_tiles(
     frame: gpd.GeoDataFrame,
     columns: list[str],
     zooms: tuple[int, ...] = TILE_ZOOMS,
     leave_out: pd.Series | None = None,
 ) -> tuple[dict[tuple[int, int, int], bytes], tuple[float, float, float, float]]:
-    """Cut polygons into GeoJSON tiles, each shape in the tile of its centre.
+    """Cut polygons or lines into GeoJSON tiles.
+
+    A polygon goes in the tile of its centre. A line goes in every tile its bounds touch, so
+    that a street crossing a tile's edge is drawn whichever of the tiles is loaded (twice
+    where both are, which an opaque line does not show); multi-part lines are split.
 
     Parameters
     ----------
     frame
-        Rows with polygon shapes in EPSG:4326 (holes are left out: LoD1 footprints).
+        Rows with polygon shapes (holes are left out: LoD1 footprints) or line shapes, in
+        EPSG:4326.
     columns
         Properties of each feature.
     zooms
@@ -415,18 +441,34 @@ def encode_tiles(
         ``[]``), and the extent (west, south, east, north).
     """
     west, south, east, north = (float(v) for v in frame.total_bounds)
-    rings = shapely.get_exterior_ring(np.asarray(frame.geometry.values))
-    centre = shapely.get_coordinates(shapely.centroid(frame.geometry.values))
+    lines = bool(len(frame)) and bool(frame.geom_type.isin(["LineString", "MultiLineString"]).all())
+    if lines:
+        parts = frame.explode(index_parts=False)
+        if leave_out is not None:
+            leave_out = leave_out.reindex(parts.index)
+        frame = parts.reset_index(drop=True)
+        leave_out = None if leave_out is None else leave_out.reset_index(drop=True)
+        shapes = np.asarray(frame.geometry.values)
+        bounds = shapely.bounds(shapes)
+    else:
+        shapes = shapely.get_exterior_ring(np.asarray(frame.geometry.values))
+        centre = shapely.get_coordinates(shapely.centroid(frame.geometry.values))
+    props = pd.DataFrame(frame[columns])
     tiles: dict[tuple[int, int, int], bytes] = {}
     for level, zoom in enumerate(zooms):
         keep = np.ones(len(frame), bool)
         if level == 0 and leave_out is not None and len(zooms) > 1:
             keep = ~leave_out.to_numpy(bool)
-        x, y = tile_xy(centre[keep, 0], centre[keep, 1], zoom)
+        if lines:
+            row, x, y = _line_tiles(bounds[keep], zoom)
+            row = np.flatnonzero(keep)[row]
+        else:
+            row = np.flatnonzero(keep)
+            x, y = tile_xy(centre[keep, 0], centre[keep, 1], zoom)
         order = np.lexsort((y, x))
         key = x[order] * (1 << 31) + y[order]
-        texts = _joined(rings[keep][order], pd.DataFrame(frame.loc[keep, columns]).iloc[order],
-                        key, geojson=True)  # fmt: skip
+        texts = _joined(shapes[row[order]], props.iloc[row[order]], key, geojson=True,
+                        lines=lines)  # fmt: skip
         x0, y1 = tile_xy(west, south, zoom)
         x1, y0 = tile_xy(east, north, zoom)
         for tx in range(int(x0), int(x1) + 1):
