@@ -39,9 +39,9 @@ MEASURES = (
     "gzip-encodes the page document, Streamlit's bundles and the layer files once each and "
     "serves them from memory), with the layers it opens on (buildings, the ground, "
     "brownfields; street lights, sensors, mobile sites and district names are off at first): "
-    "small layers inline, districts and streets as JSON files, buildings as `TileLayer` "
-    "tiles (two levels) under `static/` (prepared once, untimed warm-up visit). Baseline "
-    "(naive): a page that reads the same buildings with `list_assets` and passes a "
+    "small layers inline, districts as a JSON file, buildings, roads and local streets as "
+    "`TileLayer` tiles (two levels) under `static/` (prepared once, untimed warm-up visit). "
+    "Baseline (naive): a page that reads the same buildings with `list_assets` and passes a "
     "DataFrame of rings and heights inline to `st.pydeck_chart` "
     "(an extruded `PolygonLayer`, same camera), served by plain `streamlit run`. A second row "
     "puts the same naive page behind the same front (`st.App` with the front's middleware), "
@@ -125,7 +125,7 @@ class Visit:
     WebSocket frames received (the page's elements, inline layer data among them).
     Seconds from navigation: ``ws_done`` when 90 % of the WebSocket bytes had arrived,
     ``files_first`` / ``files_done`` the first layer-file request and the last one finished,
-    ``tiles_first`` the first building tile asked for.
+    ``tiles_first`` the first tile (buildings, roads or streets) asked for.
     """
 
     first: float | None
@@ -307,7 +307,8 @@ def _describe(side: str, vs: list[Visit]) -> str:
     if v.files_first is not None:
         text += f", layer files asked from {_seconds(v.files_first)}"
     if v.tiles:
-        text += f", {v.tiles} building tiles, the first asked at {_seconds(v.tiles_first)}"
+        text += (f", {v.tiles} tiles (buildings, roads, streets), the first asked at "
+                 f"{_seconds(v.tiles_first)}")  # fmt: skip
     if v.files_done is not None:
         text += f", the last file in at {_seconds(v.files_done)}"
     return text + " (last run)"
