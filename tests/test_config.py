@@ -39,14 +39,18 @@ def test_cluster_moves_out_of_a_private_checkout_when_root(monkeypatch, tmp_path
 
 
 def test_a_plain_streamlit_run_of_the_project_stays_offline_and_on_loopback() -> None:
-    """Streamlit reads the project's .streamlit/config.toml: no usage statistics, 127.0.0.1."""
+    """Streamlit reads the project's .streamlit/config.toml: no usage statistics, 127.0.0.1.
+
+    And the viewer's toolbar, as `twin serve app` starts it (no "Deploy" button).
+    """
     repo = Path(__file__).resolve().parent.parent
     probe = (
         "from streamlit import config; config.get_config_options(force_reparse=True); "
         "print(config.get_option('browser.gatherUsageStats'), "
-        "config.get_option('server.address'), config.get_option('server.headless'))"
+        "config.get_option('server.address'), config.get_option('server.headless'), "
+        "config.get_option('client.toolbarMode'))"
     )
     done = subprocess.run(
         [sys.executable, "-c", probe], cwd=repo, capture_output=True, text=True, check=True
     )
-    assert done.stdout.split() == ["False", "127.0.0.1", "True"]
+    assert done.stdout.split() == ["False", "127.0.0.1", "True", "viewer"]
