@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -197,7 +198,8 @@ def restore(path: Path, settings: Settings | None = None) -> None:
     Raises
     ------
     DataFileError
-        When ``path`` is missing or not a twin backup.
+        When ``path`` is missing, not a twin backup, or cannot be read to its end (a
+        truncated file): the database is not touched.
     DatabaseError
         When the restore fails (and was rolled back).
     """
@@ -218,22 +220,28 @@ def restore(path: Path, settings: Settings | None = None) -> None:
         roles = conn.execute(sql_text("register_roles")).fetchone()
     privileges = [] if roles is not None and roles[0] == _REGISTER_ROLES else ["--no-privileges"]
     dsn, env = libpq_env(url)
-    with subprocess.Popen(
-        [pg_restore, "--no-owner", *privileges, "--file=-", str(path)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    ) as script:  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="twin-restore-") as tmp:
+        # The whole script first: piped, a backup that breaks off midway gave psql a script
+        # of complete statements that ended early, and psql committed it at the end of input.
+        script = Path(tmp) / "restore.sql"
+        read = subprocess.run(
+            [pg_restore, "--no-owner", *privileges, f"--file={script}", str(path)],
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if read.returncode != 0:
+            raise DataFileError(
+                f"{path}: cannot read the backup, nothing restored: {tool_message(read.stderr)}"
+            )
         done = subprocess.run(
             [_client_tool("psql", settings), "-X", "-q", "-v", "ON_ERROR_STOP=1",
              "--single-transaction", "-c",
              "DROP SCHEMA IF EXISTS register CASCADE; DROP SCHEMA IF EXISTS twin CASCADE",
-             "-f", "-", f"--dbname={dsn}"],
-            stdin=script.stdout, capture_output=True, text=True, check=False, env=env,
+             "-f", str(script), f"--dbname={dsn}"],
+            capture_output=True, text=True, check=False, env=env,
         )  # fmt: skip
-        script_err = script.stderr.read().decode() if script.stderr else ""
-    if done.returncode != 0 or script.returncode != 0:
+    if done.returncode != 0:
         raise DatabaseError(
-            f"restore of {path} failed and was rolled back: "
-            f"{tool_message(done.stderr or script_err)}"
+            f"restore of {path} failed and was rolled back: {tool_message(done.stderr)}"
         )
     migrate(url)
 
