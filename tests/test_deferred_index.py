@@ -50,6 +50,20 @@ def url(loaded: str) -> Iterator[str]:
         conn.execute(f"DELETE FROM {TABLE} WHERE source = %s", (SOURCE,))
 
 
+@pytest.fixture
+def during(monkeypatch: pytest.MonkeyPatch) -> list[list[tuple[str, str]]]:
+    """The table's GiST indexes as each import's COPY starts (one entry per COPY)."""
+    seen: list[list[tuple[str, str]]] = []
+    copy = bulk.copy_arrow
+
+    def watched(conn: psycopg.Connection, *args: object, **kwargs: object) -> None:
+        seen.append(gist(conn))
+        copy(conn, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(bulk, "copy_arrow", watched)
+    return seen
+
+
 def lights(n: int, path: Path) -> Path:
     """Write ``n`` street lights near the centre (pole codes unique to this call)."""
     rng = np.random.default_rng(n)
@@ -173,19 +187,11 @@ def test_a_busy_table_keeps_its_index(url) -> None:
 
 
 def test_a_big_import_writes_without_the_index_and_commits_with_it(
-    url, tmp_path, monkeypatch
+    url, tmp_path, monkeypatch, during
 ) -> None:
     with psycopg.connect(url, autocommit=True) as conn:
         before, rows = gist(conn), held(conn) + 5
     path = lights(rows, tmp_path / "many.gpkg")
-    during: list[list[tuple[str, str]]] = []
-    copy = bulk.copy_arrow
-
-    def watched(conn: psycopg.Connection, *args: object, **kwargs: object) -> None:
-        during.append(gist(conn))
-        copy(conn, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(bulk, "copy_arrow", watched)
     monkeypatch.setattr(bulk, "DEFER_INDEX_ROWS", 1)
     report = import_file(path, "street_light", actor=ALICE, url=url)
     assert (report.new, report.rejected) == (rows, 0)
@@ -200,16 +206,8 @@ def test_a_big_import_writes_without_the_index_and_commits_with_it(
         assert stored == (rows, 1, 1, "alice", "alice")
 
 
-def test_a_small_import_keeps_the_index_while_writing(url, tmp_path, monkeypatch) -> None:
+def test_a_small_import_keeps_the_index_while_writing(url, tmp_path, during) -> None:
     path = lights(20, tmp_path / "few.gpkg")
-    during: list[list[tuple[str, str]]] = []
-    copy = bulk.copy_arrow
-
-    def watched(conn: psycopg.Connection, *args: object, **kwargs: object) -> None:
-        during.append(gist(conn))
-        copy(conn, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(bulk, "copy_arrow", watched)
     report = import_file(path, "street_light", actor=ALICE, url=url)
     assert report.new == 20
     assert len(during) == 1
@@ -270,19 +268,13 @@ def test_readers_wait_for_a_deferred_import_and_then_see_all_of_it(url, tmp_path
     assert seen == [rows]
 
 
-def test_without_the_grant_an_import_keeps_the_index_and_succeeds(url, tmp_path, monkeypatch):
+def test_without_the_grant_an_import_keeps_the_index_and_succeeds(
+    url, tmp_path, monkeypatch, during
+):
     """A database whose roles lack EXECUTE on the function still imports (index in place)."""
     with psycopg.connect(url) as conn:
         before, rows = gist(conn), held(conn) + 5
     path = lights(rows, tmp_path / "many.gpkg")
-    during: list[list[tuple[str, str]]] = []
-    copy = bulk.copy_arrow
-
-    def watched(conn: psycopg.Connection, *args: object, **kwargs: object) -> None:
-        during.append(gist(conn))
-        copy(conn, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(bulk, "copy_arrow", watched)
     monkeypatch.setattr(bulk, "DEFER_INDEX_ROWS", 1)
     grant = "register.defer_spatial_index(regclass, bigint) {} twin_editor"
     with psycopg.connect(url, autocommit=True) as admin:

@@ -144,10 +144,17 @@ def to_storage(geoms: np.ndarray, crs: CRS) -> np.ndarray:
     if len(geoms) and bool((shapely.get_type_id(geoms) == TYPE_IDS["Point"]).all()):
         xy = shapely.get_coordinates(geoms)
         if len(xy) == len(geoms):
-            x, y = _transformer(crs.to_wkt()).transform(xy[:, 0], xy[:, 1])
-            return np.asarray(shapely.points(x, y), dtype=object)
+            return np.asarray(shapely.points(*_storage_xy(xy, crs)), dtype=object)
     series = gpd.GeoSeries(geoms, crs=crs).to_crs(STORAGE_CRS)
     return np.asarray(series.values, dtype=object)
+
+
+def _storage_xy(xy: np.ndarray, crs: CRS) -> tuple[np.ndarray, np.ndarray]:
+    """Return x and y of the points ``xy`` (two columns, in ``crs``) in EPSG:3794."""
+    if crs.equals(_STORAGE):
+        return xy[:, 0], xy[:, 1]
+    x, y = _transformer(crs.to_wkt()).transform(xy[:, 0], xy[:, 1])
+    return np.asarray(x), np.asarray(y)
 
 
 @lru_cache(maxsize=16)
@@ -236,9 +243,7 @@ def _points(
     feature is one point, and a point with finite coordinates is valid. Only the points
     in EPSG:3794 are made as geometries (for the write).
     """
-    x, y = points[:, 0], points[:, 1]
-    if not source.crs.equals(_STORAGE):
-        x, y = _transformer(source.crs.to_wkt()).transform(x, y)
+    x, y = _storage_xy(points, source.crs)
     inside = np.isfinite(x) & np.isfinite(y)
     inside[inside] = shapely.intersects_xy(area, x[inside], y[inside])
     problems = (
