@@ -9,6 +9,11 @@ browser fetch the favicon from Google's servers, and the app must stay offline.
 import streamlit as st
 
 st.set_page_config(page_title="Maribor digital twin", page_icon="🗺️", layout="wide")
+# Streamlit's loading placeholders shimmer while the page's elements load. Each shimmer frame
+# is a composited frame, which a browser without a GPU (and headless chromium) renders and
+# reads back in software: measured, they kept the GPU process busy through the page's first
+# seconds, the very time the map's WebGL work waits for it. The placeholders stay, still.
+st.html("<style>[data-testid='stSkeleton']{animation:none !important}</style>")
 
 pages = [
     st.Page("views/overview.py", title="Map", icon=":material/map:", default=True),

@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pytest
@@ -602,7 +603,7 @@ def test_map_page_refreshes_live_exports_png_and_draws_overlays(
 def test_the_first_sight_keeps_to_buildings_and_the_ground(scene) -> None:
     # what deck.gl must prepare before the first frame: buildings, the ground and the
     # brownfields; labels (a font atlas), columns and the 40k street lights are one click away
-    built, _ = scene
+    built, static = scene
     municipality = built.layers["municipality"].frame
     bounds = presets(built.layers["districts"].frame, municipality)[CENTRE]
     first = {layer_id for layer_id, p in built.layers.items() if p.spec.visible}
@@ -613,6 +614,16 @@ def test_the_first_sight_keeps_to_buildings_and_the_ground(scene) -> None:
     )
     kinds = {layer["@@type"] for layer in deck["layers"]}
     assert kinds == {"PolygonLayer", "GeoJsonLayer", "TileLayer"}  # roads and streets: tiles
+    # no path before the first buildings at street level: polygons are not stroked, their
+    # outlines, the roads and the streets are tiles whose detail level holds only polygons
+    assert not [layer["id"] for layer in deck["layers"] if layer.get("stroked")]
+    tiled = [layer for layer in deck["layers"] if layer["@@type"] == "TileLayer"]
+    assert {"municipality-outline", "districts-outline", "brownfields-outline", "roads",
+            "local_streets", "buildings"} == {layer["id"] for layer in tiled}  # fmt: skip
+    for layer in tiled:
+        close = _level(static, layer["data"], layer["extent"], 14)
+        assert close, layer["id"]
+        assert {f["geometry"]["type"] for f in close} == {"Polygon"}, layer["id"]
     # the rest stays on the scene, switchable in the Layers panel
     everything = json.loads(
         scene_deck(
@@ -624,31 +635,53 @@ def test_the_first_sight_keeps_to_buildings_and_the_ground(scene) -> None:
     }
 
 
-def test_local_streets_travel_as_tiles_of_whole_lines(scene) -> None:
-    # a street view draws the streets of the tiles in view, not the whole city's
+def _level(static: Path, url: str, extent, zoom: int) -> list[dict]:
+    """Every feature of the tiles of one level of a tiled layer."""
+    root = _file(static, url.split("/{z}", maxsplit=1)[0])
+    x0, y1 = tile_xy(extent[0], extent[1], zoom)
+    x1, y0 = tile_xy(extent[2], extent[3], zoom)
+    features = []
+    for x in range(int(x0), int(x1) + 1):
+        for y in range(int(y0), int(y1) + 1):
+            features += json.loads((root / str(zoom) / str(x) / f"{y}.json").read_text())
+    return features
+
+
+def _uncovered_share(lines, bands: list[dict]) -> float:
+    """Share of the lines' length (EPSG:3794) outside the band polygons."""
+    union = shapely.union_all([shapely.geometry.shape(f["geometry"]) for f in bands])
+    metric = gpd.GeoSeries([union, *lines], crs=4326).to_crs(3794)
+    total = metric.iloc[1:].length.sum()
+    return float(metric.iloc[1:].difference(metric.iloc[0]).length.sum() / total)
+
+
+def test_ground_lines_are_paths_far_out_and_bands_close_in(scene) -> None:
+    # a street view draws the streets of the tiles in view, not the whole city's, and draws
+    # them as bands of their width (the fill shader): no path shader before the first frame
     built, static = scene
-    streets = built.layers["local_streets"]
+    streets, roads = built.layers["local_streets"], built.layers["roads"]
     assert isinstance(streets.data, str)
     assert streets.data.endswith("/{z}/{x}/{y}.json")
-    root = _file(static, streets.data.split("/{z}")[0])
-    frame = streets.frame
-    assert len(frame) > 0
-    west, south, east, north = streets.extent
-    for zoom in (13, 14):
-        x0, y1 = tile_xy(west, south, zoom)
-        x1, y0 = tile_xy(east, north, zoom)
-        features = []
-        for x in range(int(x0), int(x1) + 1):
-            for y in range(int(y0), int(y1) + 1):
-                features += json.loads((root / str(zoom) / str(x) / f"{y}.json").read_text())
-        assert {f["geometry"]["type"] for f in features} == {"LineString"}
-        # every street is at every level (one crossing a tile's edge in each tile it touches)
-        assert {f["properties"]["n"] for f in features} == set(range(len(frame)))
-        i = next(i for i, g in enumerate(frame.geometry) if g.geom_type == "LineString")
-        feature = next(f for f in features if f["properties"]["n"] == i)
-        coords = feature["geometry"]["coordinates"]
-        assert len(coords) == len(frame.geometry.iloc[i].coords)  # no vertex left out
-    deck = json.loads(deck_layer(streets).to_json())
-    assert deck["@@type"] == "TileLayer"
-    assert deck["stroked"] is True
-    assert deck["filled"] is False
+    assert len(streets.frame) > 0
+    # the overview leaves local streets out; close in every street is covered by its bands
+    assert _level(static, streets.data, streets.extent, 13) == []
+    close = _level(static, streets.data, streets.extent, 14)
+    assert {f["geometry"]["type"] for f in close} == {"Polygon"}
+    assert _uncovered_share(streets.frame.geometry, close) < 0.001
+    # roads: paths (pixel widths) far out, bands close in; opaque colours (drawn twice where
+    # two tiles hold a piece, a translucent band would show darker there)
+    far = _level(static, roads.data, roads.extent, 13)
+    assert {f["geometry"]["type"] for f in far} == {"LineString"}
+    assert {f["properties"]["w"] for f in far} == {0.8, 1.6}
+    far_vertices = {tuple(v) for f in far for v in f["geometry"]["coordinates"]}
+    drawn = np.round(shapely.get_coordinates(roads.frame.geometry.values), 5)
+    assert {tuple(v) for v in drawn.tolist()} <= far_vertices  # no vertex left out
+    close = _level(static, roads.data, roads.extent, 14)
+    assert {f["geometry"]["type"] for f in close} == {"Polygon"}
+    assert _uncovered_share(roads.frame.geometry, close) < 0.001
+    assert {f["properties"]["c"][3] for f in far + close} == {255}
+    for prepared in (streets, roads):
+        deck = json.loads(deck_layer(prepared).to_json())
+        assert deck["@@type"] == "TileLayer"
+        assert (deck["filled"], deck["stroked"]) == (True, False)
+        assert deck["getFillColor"] == deck["getLineColor"] == "@@=properties.c"

@@ -40,6 +40,8 @@ class Style(BaseModel):
     dash: tuple[float, float] = (0.0, 0.0)
     text: RGBA | None = None
     surround: RGBA | None = None
+    #: Close in (the detail tiles), a line or outline is drawn as a band this wide (m).
+    band_m: float | None = Field(default=None, gt=0, le=100)
     legend: str = ""
 
     @property
@@ -127,6 +129,10 @@ class Layer(BaseModel):
     width_m: float = Field(default=2.0, gt=0, le=100)
     elevation_scale: float = Field(default=1.0, gt=0, le=1000)
     min_zoom: float | None = None
+    #: Tiled lines: drawn in the overview tiles too (else only close in).
+    overview: bool = True
+    #: Polygons: their outlines travel as tiles of lines and bands (see twin.scene.ground).
+    outline: Literal["deck", "tiles"] = "deck"
     legend: str = ""
 
     @model_validator(mode="after")
@@ -139,6 +145,8 @@ class Layer(BaseModel):
             raise ValueError("a label layer needs `label` (the field of the text)")
         if self.transport == "tiles" and self.geometry not in ("polygon", "line"):
             raise ValueError("only polygon and line layers travel as tiles")
+        if self.transport == "tiles" and self.geometry == "line" and self.colour_by:
+            raise ValueError("tiled lines take their colours from `style`/`styles`")
         return self
 
     def style_of(self, value: object) -> Style:

@@ -16,7 +16,7 @@ roads and local streets). Tooltips are plain text (deck.gl writes them with ``in
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -28,9 +28,10 @@ import pandas as pd
 import pydeck as pdk
 import shapely
 
-from twin.scene.catalog import Layer, catalog
-from twin.scene.context import land_layer, per_object, surroundings_layer
+from twin.scene.catalog import Layer, Style, catalog, layer
+from twin.scene.context import MUNICIPALITY, land_layer, per_object, surroundings_layer
 from twin.scene.districts import TOOLTIP_STYLE, view_state
+from twin.scene.ground import opaque, outlines
 from twin.scene.layerdata import (
     TILE_ZOOMS,
     codes,
@@ -83,6 +84,9 @@ class PreparedLayer:
     data: str | list[dict[str, Any]]
     extent: tuple[float, float, float, float] | None = None
     nbytes: int = 0
+    #: Outline tiles of a polygon layer (``outline = "tiles"``): URL template and extent.
+    outline: str | None = None
+    outline_extent: tuple[float, float, float, float] | None = None
 
 
 @dataclass
@@ -132,6 +136,40 @@ def _columns(spec: Layer, frame: gpd.GeoDataFrame) -> pd.DataFrame:
     return out
 
 
+def _by_style(spec: Layer, frame: pd.DataFrame, value: Callable[[Style], Any]) -> pd.Series:
+    """Return ``value(style)`` for each row: one call per category, not per row."""
+    if spec.category is None:
+        return pd.Series([value(spec.style)] * len(frame), index=frame.index, dtype=object)
+    category = frame[spec.category]
+    return category.map({v: value(spec.style_of(v)) for v in category.unique()})
+
+
+def _ground_lines(
+    spec: Layer, frame: gpd.GeoDataFrame, directory: Path | None, name: str
+) -> tuple[str, tuple[float, float, float, float], int]:
+    """Publish lines on the ground as tiles: paths in the overview, bands close in.
+
+    Every feature gets an opaque colour ``c`` (its line colour over the land's paper) and a
+    width ``w`` (px, for the overview's paths); with a ``band_m`` in every style the detail
+    tiles hold bands of that width (:mod:`twin.scene.ground`).
+    """
+    paper = layer(MUNICIPALITY).style.fill or (255, 255, 255, 255)
+    props = pd.DataFrame(
+        {
+            "c": _by_style(spec, frame, lambda st: opaque(st.line or (90, 90, 90, 255), paper)),
+            "w": _by_style(spec, frame, lambda st: st.line_width_px),
+        },
+        index=frame.index,
+    )
+    band = _by_style(spec, frame, lambda st: st.band_m)
+    band_m = None if band.isna().any() else band.to_numpy(float)
+    leave_out = None if spec.overview else pd.Series(data=True, index=frame.index)
+    drawn = gpd.GeoDataFrame(props, geometry=frame.geometry, crs=frame.crs)
+    tiles, extent = encode_tiles(drawn, ["c", "w"], leave_out=leave_out, band_m=band_m)
+    nbytes = sum(len(t) for t in tiles.values())
+    return publish_tiles(name, tiles, directory), extent, nbytes
+
+
 def _label_points(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     if {"label_lon", "label_lat"} <= set(frame.columns):
         points = gpd.points_from_xy(frame["label_lon"], frame["label_lat"], crs=frame.crs)
@@ -161,8 +199,15 @@ def prepare(spec: Layer, frame: gpd.GeoDataFrame, directory: Path | None = None)
         frame = _label_points(frame)
     if frame.empty:
         return PreparedLayer(spec, frame, [])
+    if spec.transport == "tiles" and spec.geometry == "line":
+        url, extent, nbytes = _ground_lines(spec, frame, directory, spec.id)
+        return PreparedLayer(spec, frame, url, extent, nbytes)
     props = _columns(spec, frame)
     drawn = gpd.GeoDataFrame(props, geometry=frame.geometry)
+    outline: dict[str, Any] = {}
+    if spec.outline == "tiles" and spec.geometry == "polygon":
+        url, extent, _ = _ground_lines(spec, outlines(frame), directory, f"{spec.id}-outline")
+        outline = {"outline": url, "outline_extent": extent}
     if spec.transport == "tiles":
         leave_out = (
             frame[spec.colour_by["use"].field].isin(["outbuilding"])
@@ -171,13 +216,15 @@ def prepare(spec: Layer, frame: gpd.GeoDataFrame, directory: Path | None = None)
         )
         tiles, extent = encode_tiles(drawn, list(props.columns), leave_out=leave_out)
         nbytes = sum(len(t) for t in tiles.values())
-        return PreparedLayer(spec, frame, publish_tiles(spec.id, tiles, directory), extent, nbytes)
+        return PreparedLayer(
+            spec, frame, publish_tiles(spec.id, tiles, directory), extent, nbytes, **outline
+        )
     payload = encode(drawn, list(props.columns))
     if spec.transport == "url" or len(payload) > INLINE_LIMIT:
         return PreparedLayer(
-            spec, frame, publish_file(spec.id, payload, directory), None, len(payload)
+            spec, frame, publish_file(spec.id, payload, directory), None, len(payload), **outline
         )
-    return PreparedLayer(spec, frame, json.loads(payload), None, len(payload))
+    return PreparedLayer(spec, frame, json.loads(payload), None, len(payload), **outline)
 
 
 def build_scene(
@@ -279,7 +326,7 @@ def _polygon(p: PreparedLayer, colouring: str | None, three_d: bool) -> dict[str
     spec, by_category = p.spec, p.spec.category is not None
     return {
         "type": "PolygonLayer", "get_polygon": "p", "position_format": '"XY"',
-        "filled": True, "stroked": True,
+        "filled": True, "stroked": spec.outline != "tiles",
         "get_fill_color": "f" if by_category else _fill(spec, colouring, ""),
         "get_line_color": "c" if by_category else per_object(spec.style.line or (80, 80, 80, 255)),
         "get_line_width": "w" if by_category else per_object(spec.style.line_width_px),
@@ -287,40 +334,38 @@ def _polygon(p: PreparedLayer, colouring: str | None, three_d: bool) -> dict[str
     }  # fmt: skip
 
 
-#: A PathLayer's width props by the name a GeoJsonLayer (a tile's layer) gives them.
-_GEOJSON_WIDTH = {
-    "get_width": "get_line_width",
-    "width_units": "line_width_units",
-    "width_min_pixels": "line_width_min_pixels",
-    "width_scale": "line_width_scale",
-}
-
-
 def _line(p: PreparedLayer, colouring: str | None, three_d: bool) -> dict[str, Any]:  # noqa: ARG001
     spec = p.spec
-    tiled = spec.transport == "tiles"
-    key = "properties." if tiled else ""
+    if spec.transport == "tiles":  # only the tiles in view: paths in the overview, bands close in
+        return ground_tiles(p.extent, ROAD_WIDTH_SCALE if spec.category is not None else 1.0)
     colour: Colour = per_object(spec.style.line or (90, 90, 90, 255))
     width: dict[str, Any] = {"get_width": per_object(spec.width_m), "width_units": '"meters"',
                              "width_min_pixels": 1}  # fmt: skip
     if spec.colour_by:
-        colour = _fill(spec, colouring, key)
+        colour = _fill(spec, colouring, "")
     if spec.category is not None:
-        colour = f"{key}c"
-        width = {"get_width": f"{key}w", "width_units": '"pixels"',
-                 "width_scale": ROAD_WIDTH_SCALE}  # fmt: skip
-    if not tiled:
-        return dict(type="PathLayer", get_path="p", position_format='"XY"', get_color=colour,
-                    cap_rounded=True, joint_rounded=True, **width)  # fmt: skip
-    # tiles (GeoJSON lines): only the tiles in view are drawn, at every level the same lines
-    west, south, east, north = p.extent or (0.0, 0.0, 0.0, 0.0)
+        colour = "c"
+        width = {"get_width": "w", "width_units": '"pixels"', "width_scale": ROAD_WIDTH_SCALE}
+    return dict(type="PathLayer", get_path="p", position_format='"XY"', get_color=colour,
+                cap_rounded=True, joint_rounded=True, **width)  # fmt: skip
+
+
+def ground_tiles(
+    extent: tuple[float, float, float, float] | None, width_scale: float = 1.0
+) -> dict[str, Any]:
+    """Return the props of a ``TileLayer`` of lines on the ground (:func:`_ground_lines`).
+
+    Its tiles hold paths (overview) or bands (close in), each with its colour ``c`` and
+    width ``w`` (px, times ``width_scale``); the bands' polygons are filled, not outlined.
+    """
+    west, south, east, north = extent or (0.0, 0.0, 0.0, 0.0)
     return {
         "type": "TileLayer", "min_zoom": TILE_ZOOMS[0], "max_zoom": TILE_ZOOMS[-1],
         "extent": [west, south, east, north], "max_requests": TILE_REQUESTS,
-        "refinement_strategy": '"no-overlap"', "filled": False, "stroked": True,
-        "get_line_color": colour, "line_cap_rounded": True, "line_joint_rounded": True,
-        **{_GEOJSON_WIDTH[name]: value for name, value in width.items()},
-        "update_triggers": {"get_line_color": [colouring or ""]},
+        "refinement_strategy": '"no-overlap"', "filled": True, "stroked": False,
+        "get_fill_color": "properties.c", "get_line_color": "properties.c",
+        "get_line_width": "properties.w", "line_width_units": '"pixels"',
+        "line_width_scale": width_scale, "line_cap_rounded": True, "line_joint_rounded": True,
     }  # fmt: skip
 
 
@@ -389,6 +434,15 @@ def deck_layer(
     return pdk.Layer(kind, data=prepared.data, id=spec.id, pickable=spec.pickable, **props)
 
 
+def outline_layer(prepared: PreparedLayer) -> pdk.Layer:
+    """Return the outline tiles of a polygon layer (drawn on the ground, not picked)."""
+    props = ground_tiles(prepared.outline_extent)
+    props["parameters"] = {"depthCompare": "always", "depthWriteEnabled": False}
+    kind = props.pop("type")
+    return pdk.Layer(kind, data=prepared.outline, id=f"{prepared.spec.id}-outline",
+                     pickable=False, **props)  # fmt: skip
+
+
 def picked_layer(geometry: shapely.Geometry, height_m: float, *, three_d: bool) -> pdk.Layer:
     """Mark the picked object: its footprint (raised a little above a building) or a ring."""
     if isinstance(geometry, shapely.Polygon | shapely.MultiPolygon):
@@ -446,16 +500,25 @@ def scene_deck(
         An offline deck (no basemap provider, no map style) with a plain-text tooltip.
     """
     colouring = colouring or {}
-    layers: list[pdk.Layer] = [surroundings_layer(municipality), land_layer(municipality)]
+    land = scene.layers.get(MUNICIPALITY)
+    stroked = land is None or land.outline is None
+    layers = [surroundings_layer(municipality), land_layer(municipality, stroked=stroked)]
     waiting = sorted(overlays, key=lambda placed: placed[0])
     for layer_id, prepared in scene.layers.items():
         while waiting and waiting[0][0] < prepared.spec.order:
             layers.append(waiting.pop(0)[1])
-        if layer_id not in visible or layer_id == "municipality":
+        if layer_id not in visible and layer_id != MUNICIPALITY:
             continue
-        drawn = deck_layer(prepared, colouring=colouring.get(layer_id), three_d=three_d)
+        # the municipality's land is drawn first, under everything; its outline is here
+        drawn = (
+            None
+            if layer_id == MUNICIPALITY
+            else deck_layer(prepared, colouring=colouring.get(layer_id), three_d=three_d)
+        )
         if drawn is not None:
             layers.append(drawn)
+        if prepared.outline is not None:
+            layers.append(outline_layer(prepared))
     layers += [drawn for _, drawn in waiting]
     if picked is not None:
         layers.append(picked_layer(picked[0], picked[1], three_d=three_d))

@@ -94,15 +94,15 @@ def surroundings_layer(municipality: gpd.GeoDataFrame) -> pdk.Layer:
     )
 
 
-def land_layer(municipality: gpd.GeoDataFrame) -> pdk.Layer:
-    """Fill the municipality with a paper colour and draw its boundary."""
+def land_layer(municipality: gpd.GeoDataFrame, *, stroked: bool = True) -> pdk.Layer:
+    """Fill the municipality with a paper colour and draw its boundary (unless not ``stroked``)."""
     style = layer(MUNICIPALITY).style
     return pdk.Layer(
         "GeoJsonLayer",
         id="municipality",
         data=feature_collection(municipality, []),
         filled=True,
-        stroked=True,
+        stroked=stroked,
         get_fill_color=per_object(style.fill or (0, 0, 0, 0)),
         get_line_color=per_object(style.line or (0, 0, 0, 0)),
         get_line_width=per_object(style.line_width_px),

@@ -31,9 +31,11 @@ from twin.register.store import list_assets
 from twin.scene.catalog import Colouring, Layer
 from twin.scene.context import COORD_DECIMALS, road_frame
 from twin.scene.districts import tooltip_fields
+from twin.scene.ground import bands, pieces
 from twin.sensors.latest import latest
 
 IntArray = np.ndarray[Any, np.dtype[np.int64]]
+Geoms = np.ndarray[Any, np.dtype[np.object_]]
 DISPLAY_SRID = 4326
 #: Tables with a reader of their own (computed columns such as the district label points).
 _READERS = {"districts": district_frame, "municipality": municipality_frame, "roads": road_frame}
@@ -410,17 +412,40 @@ def _line_tiles(
     return row, x0[row] + step // rows_of[row], y0[row] + step % rows_of[row]
 
 
+def _line_parts(
+    frame: gpd.GeoDataFrame,
+    leave_out: pd.Series | None,
+    band_m: np.ndarray[Any, np.dtype[np.float64]] | None,
+) -> tuple[gpd.GeoDataFrame, pd.Series | None, Geoms, Geoms | None]:
+    """Return the rows of single lines (pieces with ``band_m``), their shapes and bands."""
+    if band_m is None:
+        parts = frame.explode(index_parts=False)
+        if leave_out is not None:
+            leave_out = leave_out.reindex(parts.index).reset_index(drop=True)
+        parts = parts.reset_index(drop=True)
+        return parts, leave_out, np.asarray(parts.geometry.values), None
+    shapes, source = pieces(np.asarray(frame.geometry.values))
+    rings = bands(shapes, np.asarray(band_m, dtype=float)[source], frame.crs)
+    if leave_out is not None:
+        leave_out = leave_out.iloc[source].reset_index(drop=True)
+    return frame.iloc[source].reset_index(drop=True), leave_out, shapes, rings
+
+
 def encode_tiles(
     frame: gpd.GeoDataFrame,
     columns: list[str],
     zooms: tuple[int, ...] = TILE_ZOOMS,
     leave_out: pd.Series | None = None,
+    band_m: np.ndarray[Any, np.dtype[np.float64]] | None = None,
 ) -> tuple[dict[tuple[int, int, int], bytes], tuple[float, float, float, float]]:
     """Cut polygons or lines into GeoJSON tiles.
 
     A polygon goes in the tile of its centre. A line goes in every tile its bounds touch, so
     that a street crossing a tile's edge is drawn whichever of the tiles is loaded (twice
-    where both are, which an opaque line does not show); multi-part lines are split.
+    where both are, which an opaque line does not show); multi-part lines are split. With
+    ``band_m``, lines are cut into short pieces (:func:`twin.scene.ground.pieces`) and the
+    levels after the overview hold each piece as a band of its width, a Polygon
+    (:func:`twin.scene.ground.bands`): drawn with the fill shader, not the path shader.
 
     Parameters
     ----------
@@ -433,6 +458,9 @@ def encode_tiles(
         Tile levels; the first is the overview, where rows flagged in ``leave_out`` are not.
     leave_out
         Rows (boolean, aligned with ``frame``) left out of the overview level.
+    band_m
+        Width (m) of each line's band (aligned with ``frame``); lines stay lines at every
+        level without it.
 
     Returns
     -------
@@ -442,14 +470,9 @@ def encode_tiles(
     """
     west, south, east, north = (float(v) for v in frame.total_bounds)
     lines = bool(len(frame)) and bool(frame.geom_type.isin(["LineString", "MultiLineString"]).all())
+    rings = None
     if lines:
-        parts = frame.explode(index_parts=False)
-        if leave_out is not None:
-            leave_out = leave_out.reindex(parts.index)
-        frame = parts.reset_index(drop=True)
-        leave_out = None if leave_out is None else leave_out.reset_index(drop=True)
-        shapes = np.asarray(frame.geometry.values)
-        bounds = shapely.bounds(shapes)
+        frame, leave_out, shapes, rings = _line_parts(frame, leave_out, band_m)
     else:
         shapes = shapely.get_exterior_ring(np.asarray(frame.geometry.values))
         centre = shapely.get_coordinates(shapely.centroid(frame.geometry.values))
@@ -459,21 +482,27 @@ def encode_tiles(
         keep = np.ones(len(frame), bool)
         if level == 0 and leave_out is not None and len(zooms) > 1:
             keep = ~leave_out.to_numpy(bool)
+        banded = rings is not None and level > 0
+        drawn = rings if rings is not None and banded else shapes
+        if banded:
+            keep &= ~shapely.is_empty(drawn)
         if lines:
-            row, x, y = _line_tiles(bounds[keep], zoom)
+            row, x, y = _line_tiles(shapely.bounds(drawn[keep]), zoom)
             row = np.flatnonzero(keep)[row]
         else:
             row = np.flatnonzero(keep)
             x, y = tile_xy(centre[keep, 0], centre[keep, 1], zoom)
-        order = np.lexsort((y, x))
-        key = x[order] * (1 << 31) + y[order]
-        texts = _joined(shapes[row[order]], props.iloc[row[order]], key, geojson=True,
-                        lines=lines)  # fmt: skip
         x0, y1 = tile_xy(west, south, zoom)
         x1, y0 = tile_xy(east, north, zoom)
         for tx in range(int(x0), int(x1) + 1):
             for ty in range(int(y0), int(y1) + 1):
                 tiles[(zoom, tx, ty)] = b"[]"
+        if not len(row):  # e.g. a layer left out of the overview
+            continue
+        order = np.lexsort((y, x))
+        key = x[order] * (1 << 31) + y[order]
+        texts = _joined(drawn[row[order]], props.iloc[row[order]], key, geojson=True,
+                        lines=lines and not banded)  # fmt: skip
         for k, text in zip(np.unique(key), texts, strict=True):
             tiles[(zoom, int(k >> 31), int(k & ((1 << 31) - 1)))] = text.encode()
     return tiles, (west, south, east, north)
