@@ -39,8 +39,10 @@ MEASURES = (
     "gzip-encodes the page document, Streamlit's bundles and the layer files once each and "
     "serves them from memory), with the layers it opens on (buildings, the ground, "
     "brownfields; street lights, sensors, mobile sites and district names are off at first): "
-    "small layers inline, districts as a JSON file, buildings, roads and local streets as "
-    "`TileLayer` tiles (two levels) under `static/` (prepared once, untimed warm-up visit). "
+    "small layers inline, districts as a JSON file, buildings, roads, local streets and the "
+    "outlines of the municipality, districts and brownfields as `TileLayer` tiles (two levels; "
+    "close in, lines are bands drawn as polygons) under `static/` (prepared once, untimed "
+    "warm-up visit). "
     "Baseline (naive): a page that reads the same buildings with `list_assets` and passes a "
     "DataFrame of rings and heights inline to `st.pydeck_chart` "
     "(an extruded `PolygonLayer`, same camera), served by plain `streamlit run`. A second row "
@@ -307,7 +309,7 @@ def _describe(side: str, vs: list[Visit]) -> str:
     if v.files_first is not None:
         text += f", layer files asked from {_seconds(v.files_first)}"
     if v.tiles:
-        text += (f", {v.tiles} tiles (buildings, roads, streets), the first asked at "
+        text += (f", {v.tiles} tiles (buildings, roads, streets, outlines), the first asked at "
                  f"{_seconds(v.tiles_first)}")  # fmt: skip
     if v.files_done is not None:
         text += f", the last file in at {_seconds(v.files_done)}"
