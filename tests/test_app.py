@@ -493,6 +493,14 @@ def test_map_page_draws_the_districts_offline(app_url: str, visit: Visit, frames
     text = page.locator("[data-testid='stMain']").inner_text()
     for name in districts["name"]:
         assert name in text  # in the legend
+    # Streamlit's loading placeholders are still (a shimmer is a frame composited in software)
+    still = page.evaluate(
+        """() => { const e = document.createElement('div');
+                   e.setAttribute('data-testid', 'stSkeleton');
+                   e.style.animation = 'shimmer 1s infinite'; document.body.append(e);
+                   const name = getComputedStyle(e).animationName; e.remove(); return name; }"""
+    )
+    assert still == "none"
     assert "approximate" in text
     assert page.locator("[data-testid='stException']").count() == 0
 
