@@ -13,7 +13,10 @@ st.set_page_config(page_title="Maribor digital twin", page_icon="🗺️", layou
 # is a composited frame, which a browser without a GPU (and headless chromium) renders and
 # reads back in software: measured, they kept the GPU process busy through the page's first
 # seconds, the very time the map's WebGL work waits for it. The placeholders stay, still.
-st.html("<style>[data-testid='stSkeleton']{animation:none !important}</style>")
+st.html(
+    "<style>[data-testid^='stSkeleton'],[data-testid='stAppSkeleton'] *"
+    "{animation:none !important}</style>"
+)
 
 pages = [
     st.Page("views/overview.py", title="Map", icon=":material/map:", default=True),

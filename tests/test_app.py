@@ -495,12 +495,15 @@ def test_map_page_draws_the_districts_offline(app_url: str, visit: Visit, frames
         assert name in text  # in the legend
     # Streamlit's loading placeholders are still (a shimmer is a frame composited in software)
     still = page.evaluate(
-        """() => { const e = document.createElement('div');
-                   e.setAttribute('data-testid', 'stSkeleton');
-                   e.style.animation = 'shimmer 1s infinite'; document.body.append(e);
-                   const name = getComputedStyle(e).animationName; e.remove(); return name; }"""
+        """() => ['stSkeleton', 'stSkeletonElement', 'stAppSkeleton'].map(id => {
+                   const e = document.createElement('div'), inner = document.createElement('div');
+                   e.setAttribute('data-testid', id); e.append(inner); document.body.append(e);
+                   const shown = id === 'stAppSkeleton' ? inner : e;
+                   shown.style.animation = 'shimmer 1s infinite';
+                   const name = getComputedStyle(shown).animationName;
+                   e.remove(); return name; })"""
     )
-    assert still == "none"
+    assert still == ["none", "none", "none"]
     assert "approximate" in text
     assert page.locator("[data-testid='stException']").count() == 0
 

@@ -44,6 +44,16 @@ def test_adding_a_layer_is_adding_a_file(tmp_path: Path) -> None:
         (GOOD.format(id="street_lights").replace("point", "blob"), "geometry"),
         (GOOD.format(id="lamps"), "must match the file name"),
         ("id = [", "not valid TOML"),
+        (
+            GOOD.format(id="street_lights").replace("[style]", 'outline = "tiles"\n[style]'),
+            "for polygon layers",
+        ),
+        (
+            GOOD.format(id="street_lights")
+            .replace("point", "line")
+            .replace("[style]", 'transport = "tiles"\n[style]'),
+            "need `band_m`",
+        ),
     ],
 )
 def test_bad_layer_file_is_refused_naming_it(tmp_path: Path, text: str, message: str) -> None:

@@ -624,6 +624,15 @@ def test_the_first_sight_keeps_to_buildings_and_the_ground(scene) -> None:
         close = _level(static, layer["data"], layer["extent"], 14)
         assert close, layer["id"]
         assert {f["geometry"]["type"] for f in close} == {"Polygon"}, layer["id"]
+    # the Municipality switch hides its boundary; its land stays under everything
+    without = json.loads(
+        scene_deck(
+            built, municipality, camera(bounds, three_d=True), visible=first - {"municipality"}
+        ).to_json()
+    )
+    ids = [layer["id"] for layer in without["layers"]]
+    assert "municipality-outline" not in ids
+    assert ids[:2] == ["surroundings", "municipality"]
     # the rest stays on the scene, switchable in the Layers panel
     everything = json.loads(
         scene_deck(

@@ -147,6 +147,11 @@ class Layer(BaseModel):
             raise ValueError("only polygon and line layers travel as tiles")
         if self.transport == "tiles" and self.geometry == "line" and self.colour_by:
             raise ValueError("tiled lines take their colours from `style`/`styles`")
+        if self.outline == "tiles" and self.geometry != "polygon":
+            raise ValueError('`outline = "tiles"` is for polygon layers')
+        banded = self.outline == "tiles" or (self.transport == "tiles" and self.geometry == "line")
+        if banded and any(s.band_m is None for s in (self.style, *self.styles.values())):
+            raise ValueError("lines as tiles need `band_m` (m) in `style` and every `styles`")
         return self
 
     def style_of(self, value: object) -> Style:

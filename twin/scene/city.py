@@ -161,8 +161,7 @@ def _ground_lines(
         },
         index=frame.index,
     )
-    band = _by_style(spec, frame, lambda st: st.band_m)
-    band_m = None if band.isna().any() else band.to_numpy(float)
+    band_m = _by_style(spec, frame, lambda st: st.band_m).to_numpy(float)  # in every style
     leave_out = None if spec.overview else pd.Series(data=True, index=frame.index)
     drawn = gpd.GeoDataFrame(props, geometry=frame.geometry, crs=frame.crs)
     tiles, extent = encode_tiles(drawn, ["c", "w"], leave_out=leave_out, band_m=band_m)
@@ -507,9 +506,9 @@ def scene_deck(
     for layer_id, prepared in scene.layers.items():
         while waiting and waiting[0][0] < prepared.spec.order:
             layers.append(waiting.pop(0)[1])
-        if layer_id not in visible and layer_id != MUNICIPALITY:
+        if layer_id not in visible:
             continue
-        # the municipality's land is drawn first, under everything; its outline is here
+        # the municipality's land is drawn first, under everything (always); its outline here
         drawn = (
             None
             if layer_id == MUNICIPALITY

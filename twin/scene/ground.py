@@ -32,7 +32,7 @@ def pieces(lines: Geoms, max_vertices: int = PIECE_VERTICES) -> tuple[Geoms, Int
     """Cut lines into pieces of at most ``max_vertices`` vertices; a closed line in two or more.
 
     Consecutive pieces share their end vertex. Multi-part lines are split into their parts;
-    empty lines and lines of one vertex give no piece.
+    an empty line gives no piece (a line of zero length gives one, whose band is a square).
 
     Parameters
     ----------
@@ -79,6 +79,20 @@ def bands(lines: Geoms, width_m: Sequence[float] | np.ndarray[Any, Any], crs: ob
 
     Square ends, so that consecutive pieces and ways meet without a notch; mitred joints.
     A band's holes (a piece that curls onto itself) are left out.
+
+    Parameters
+    ----------
+    lines
+        LineStrings (pieces from :func:`pieces`).
+    width_m
+        Width of each band in metres.
+    crs
+        CRS of the lines, and of the rings returned.
+
+    Returns
+    -------
+    numpy.ndarray
+        One LinearRing per line (empty where the band is empty).
     """
     metric = gpd.GeoSeries(lines, crs=crs).to_crs(METRIC_CRS)
     widths = np.asarray(width_m, dtype=float) / 2
@@ -86,7 +100,7 @@ def bands(lines: Geoms, width_m: Sequence[float] | np.ndarray[Any, Any], crs: ob
         np.asarray(metric.values), widths, cap_style="square", join_style="mitre",
         mitre_limit=2.0,
     )  # fmt: skip
-    shapes = shapely.get_geometry(shapes, 0)  # the first polygon of a (rare) multi-polygon
+    shapes = shapely.get_geometry(shapes, 0)  # a Polygon stays itself (a multi: its first)
     back = gpd.GeoSeries(shapes, crs=METRIC_CRS).to_crs(crs)
     rings: Geoms = shapely.get_exterior_ring(np.asarray(back.values))
     return rings

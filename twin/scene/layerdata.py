@@ -418,6 +418,8 @@ def _line_parts(
     band_m: np.ndarray[Any, np.dtype[np.float64]] | None,
 ) -> tuple[gpd.GeoDataFrame, pd.Series | None, Geoms, Geoms | None]:
     """Return the rows of single lines (pieces with ``band_m``), their shapes and bands."""
+    frame = frame.reset_index(drop=True)  # labels are positions from here on
+    leave_out = None if leave_out is None else leave_out.reset_index(drop=True)
     if band_m is None:
         parts = frame.explode(index_parts=False)
         if leave_out is not None:
