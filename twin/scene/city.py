@@ -73,6 +73,8 @@ TILE_REQUESTS = 0
 #: it picks the fill under it), so every outline on the ground draws like a road (see
 #: :func:`per_object`).
 FLAT_OUTLINE = {"stroke": {"pickable": False}}
+#: Drawing parameters of a layer on the ground: in catalog order, without depth test.
+ON_GROUND = {"depthCompare": "always", "depthWriteEnabled": False}
 
 
 @dataclass
@@ -120,12 +122,11 @@ def _columns(spec: Layer, frame: gpd.GeoDataFrame) -> pd.DataFrame:
     elif spec.draw == "column" and "height_m" in frame:
         out["h"] = frame["height_m"].round().astype(int)
     if spec.category is not None:
-        styles = frame[spec.category].map(spec.style_of)
-        out["w"] = styles.map(lambda s: s.line_width_px)
-        out["c"] = styles.map(lambda s: list(s.line or s.fill or (0, 0, 0, 0)))
+        out["w"] = _by_style(spec, frame, lambda s: s.line_width_px)
+        out["c"] = _by_style(spec, frame, lambda s: list(s.line or s.fill or (0, 0, 0, 0)))
         if spec.geometry == "polygon":  # a faint fill: the scene's ground stays light
-            fills = styles.map(lambda s: s.fill or (0, 0, 0, 0))
-            out["f"] = fills.map(lambda c: [*c[:3], round(c[3] * GROUND_TINT)])
+            fill = _by_style(spec, frame, lambda s: s.fill or (0, 0, 0, 0))
+            out["f"] = fill.map(lambda c: [*c[:3], round(c[3] * GROUND_TINT)])
     if spec.label is not None:
         out["t"] = frame[spec.label].astype(str)
     if spec.pickable:
@@ -204,7 +205,7 @@ def prepare(spec: Layer, frame: gpd.GeoDataFrame, directory: Path | None = None)
     props = _columns(spec, frame)
     drawn = gpd.GeoDataFrame(props, geometry=frame.geometry)
     outline: dict[str, Any] = {}
-    if spec.outline == "tiles" and spec.geometry == "polygon":
+    if spec.outline == "tiles":  # polygons only (the catalog says so)
         url, extent, _ = _ground_lines(spec, outlines(frame), directory, f"{spec.id}-outline")
         outline = {"outline": url, "outline_extent": extent}
     if spec.transport == "tiles":
@@ -426,7 +427,7 @@ def deck_layer(
         return None
     props = _DRAW[spec.draw](prepared, colouring, three_d)
     if spec.draw in FLAT or not three_d:  # on the ground in catalog order, over the land
-        props["parameters"] = {"depthCompare": "always", "depthWriteEnabled": False}
+        props["parameters"] = ON_GROUND
     if spec.pickable:
         props.update(auto_highlight=True, highlight_color=[255, 255, 255, 110])
     kind = props.pop("type")
@@ -436,10 +437,9 @@ def deck_layer(
 def outline_layer(prepared: PreparedLayer) -> pdk.Layer:
     """Return the outline tiles of a polygon layer (drawn on the ground, not picked)."""
     props = ground_tiles(prepared.outline_extent)
-    props["parameters"] = {"depthCompare": "always", "depthWriteEnabled": False}
     kind = props.pop("type")
     return pdk.Layer(kind, data=prepared.outline, id=f"{prepared.spec.id}-outline",
-                     pickable=False, **props)  # fmt: skip
+                     pickable=False, parameters=ON_GROUND, **props)  # fmt: skip
 
 
 def picked_layer(geometry: shapely.Geometry, height_m: float, *, three_d: bool) -> pdk.Layer:
@@ -509,13 +509,10 @@ def scene_deck(
         if layer_id not in visible:
             continue
         # the municipality's land is drawn first, under everything (always); its outline here
-        drawn = (
-            None
-            if layer_id == MUNICIPALITY
-            else deck_layer(prepared, colouring=colouring.get(layer_id), three_d=three_d)
-        )
-        if drawn is not None:
-            layers.append(drawn)
+        if layer_id != MUNICIPALITY:
+            drawn = deck_layer(prepared, colouring=colouring.get(layer_id), three_d=three_d)
+            if drawn is not None:
+                layers.append(drawn)
         if prepared.outline is not None:
             layers.append(outline_layer(prepared))
     layers += [drawn for _, drawn in waiting]

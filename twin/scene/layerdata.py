@@ -304,15 +304,14 @@ def colour_expression(colouring: Colouring, key: str) -> str:
 
 
 def _vertex_text(
-    geoms: np.ndarray[Any, np.dtype[np.object_]], bracket: bool, open_rings: bool | None = None
+    geoms: np.ndarray[Any, np.dtype[np.object_]], *, bracket: bool, open_rings: bool
 ) -> tuple[Any, Any]:
     """Return each vertex as text (``x,y`` or ``[x,y]``) and the index of its shape.
 
-    With ``open_rings`` (rings; ``bracket`` by default), the closing vertex is left out:
-    deck.gl closes rings itself.
+    With ``open_rings`` (rings), the closing vertex is left out: deck.gl closes rings itself.
     """
     xy, index = shapely.get_coordinates(geoms, return_index=True)
-    if (bracket if open_rings is None else open_rings) and len(index):
+    if open_rings and len(index):
         open_ring = np.r_[index[1:] == index[:-1], False]
         xy, index = xy[open_ring], index[open_ring]
     xy = np.round(xy, COORD_DECIMALS)
@@ -417,17 +416,11 @@ def _line_parts(
     leave_out: pd.Series | None,
     band_m: np.ndarray[Any, np.dtype[np.float64]] | None,
 ) -> tuple[gpd.GeoDataFrame, pd.Series | None, Geoms, Geoms | None]:
-    """Return the rows of single lines (pieces with ``band_m``), their shapes and bands."""
-    frame = frame.reset_index(drop=True)  # labels are positions from here on
-    leave_out = None if leave_out is None else leave_out.reset_index(drop=True)
-    if band_m is None:
-        parts = frame.explode(index_parts=False)
-        if leave_out is not None:
-            leave_out = leave_out.reindex(parts.index).reset_index(drop=True)
-        parts = parts.reset_index(drop=True)
-        return parts, leave_out, np.asarray(parts.geometry.values), None
+    """Return the rows of the lines' pieces, the pieces, and their bands (with ``band_m``)."""
     shapes, source = pieces(np.asarray(frame.geometry.values))
-    rings = bands(shapes, np.asarray(band_m, dtype=float)[source], frame.crs)
+    rings = None
+    if band_m is not None:
+        rings = bands(shapes, np.asarray(band_m, dtype=float)[source], frame.crs)
     if leave_out is not None:
         leave_out = leave_out.iloc[source].reset_index(drop=True)
     return frame.iloc[source].reset_index(drop=True), leave_out, shapes, rings
@@ -444,10 +437,10 @@ def encode_tiles(
 
     A polygon goes in the tile of its centre. A line goes in every tile its bounds touch, so
     that a street crossing a tile's edge is drawn whichever of the tiles is loaded (twice
-    where both are, which an opaque line does not show); multi-part lines are split. With
-    ``band_m``, lines are cut into short pieces (:func:`twin.scene.ground.pieces`) and the
-    levels after the overview hold each piece as a band of its width, a Polygon
-    (:func:`twin.scene.ground.bands`): drawn with the fill shader, not the path shader.
+    where both are, which an opaque line does not show); lines are first cut into short
+    pieces (:func:`twin.scene.ground.pieces`). With ``band_m``, the levels after the overview
+    hold each piece as a band of its width, a Polygon (:func:`twin.scene.ground.bands`):
+    drawn with the fill shader, not the path shader.
 
     Parameters
     ----------
@@ -485,7 +478,7 @@ def encode_tiles(
         if level == 0 and leave_out is not None and len(zooms) > 1:
             keep = ~leave_out.to_numpy(bool)
         banded = rings is not None and level > 0
-        drawn = rings if rings is not None and banded else shapes
+        drawn = shapes if rings is None or level == 0 else rings
         if banded:
             keep &= ~shapely.is_empty(drawn)
         if lines:
